@@ -1,0 +1,116 @@
+/**
+ * The listening sockets of one worker. Each worker thread binds every address itself with SO_REUSEPORT, so
+ * the kernel spreads connections across workers. Sockets outlive cycles: a reload re-points each address at
+ * the new cycle's handler, opens only new addresses and closes only removed ones, so no connection queued on
+ * a kept address is lost.
+ */
+import net from 'node:net';
+import type { Listening } from '../core/cycle.ts';
+import { sysErrorText } from '../core/errors.ts';
+
+/** ConnectionLimiter counts a worker's connections against `worker_connections`. */
+export class ConnectionLimiter {
+  active = 0;
+  accepted = 0;
+  limit: number;
+  /** Called (rate-limited by the caller) when a connection is refused for lack of room. */
+  onExhausted: () => void;
+
+  constructor(limit: number, onExhausted: () => void = () => {}) {
+    this.limit = limit;
+    this.onExhausted = onExhausted;
+  }
+}
+
+interface Slot {
+  server: net.Server;
+  current: Listening;
+}
+
+/** ListenerSet owns one worker's servers and routes accepted sockets to the current cycle's handler. */
+export class ListenerSet {
+  #slots = new Map<string, Slot>();
+  readonly limiter: ConnectionLimiter;
+  /** Sockets accepted and not yet closed, so shutdown can find idle ones. */
+  readonly sockets = new Set<net.Socket>();
+  #reusePort: boolean;
+
+  constructor(limiter: ConnectionLimiter, reusePort = true) {
+    this.limiter = limiter;
+    this.#reusePort = reusePort;
+  }
+
+  /** apply makes the set match `listening`: opens new addresses, re-points kept ones, closes the rest. */
+  async apply(listening: readonly Listening[]): Promise<void> {
+    const wanted = new Map(listening.map((l) => [l.key, l]));
+    const opened: string[] = [];
+    try {
+      for (const [key, l] of wanted) {
+        if (this.#slots.has(key)) continue;
+        const slot = { server: undefined as unknown as net.Server, current: l };
+        slot.server = await this.#listen(l, slot);
+        this.#slots.set(key, slot);
+        opened.push(key);
+      }
+    } catch (err) {
+      // Leave the set as it was: close what this call opened.
+      for (const key of opened) {
+        this.#slots.get(key)?.server.close();
+        this.#slots.delete(key);
+      }
+      throw err;
+    }
+    for (const [key, slot] of this.#slots) {
+      const l = wanted.get(key);
+      if (l) slot.current = l;
+      else {
+        slot.server.close();
+        this.#slots.delete(key);
+      }
+    }
+  }
+
+  #listen(l: Listening, slot: Slot): Promise<net.Server> {
+    const server = net.createServer({ noDelay: true, keepAlive: false });
+    server.on('connection', (socket) => this.#accept(slot, socket));
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => reject(new Error(sysErrorText('bind', `${l.key}`, err).replace(/^bind\(\) "(.*)"/, 'bind() to $1')));
+      server.once('error', onError);
+      const opts: net.ListenOptions = l.unixPath
+        ? { path: l.unixPath, backlog: l.backlog }
+        : { host: l.host, port: l.port, backlog: l.backlog, ipv6Only: l.ipv6only, reusePort: this.#reusePort };
+      server.listen(opts, () => {
+        server.off('error', onError);
+        server.on('error', () => {});
+        resolve(server);
+      });
+    });
+  }
+
+  #accept(slot: Slot, socket: net.Socket): void {
+    const lim = this.limiter;
+    if (lim.active >= lim.limit) {
+      lim.onExhausted();
+      socket.destroy();
+      return;
+    }
+    lim.active++;
+    lim.accepted++;
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      lim.active--;
+      this.sockets.delete(socket);
+    });
+    slot.current.handler(socket);
+  }
+
+  /** close stops accepting on every address; established connections are left to their protocol. */
+  close(): void {
+    for (const s of this.#slots.values()) s.server.close();
+    this.#slots.clear();
+  }
+
+  get keys(): string[] {
+    return [...this.#slots.keys()];
+  }
+}
