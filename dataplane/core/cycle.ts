@@ -8,6 +8,7 @@ import { ConfCtx, type Diagnostic } from './conf.ts';
 import { ConfError } from './errors.ts';
 import { CTX, type Module } from './module.ts';
 import type { Registry } from './registry.ts';
+import type { Runtime } from './runtime.ts';
 import type { ConfTree } from './tree.ts';
 import { ZonePool } from './zones.ts';
 
@@ -48,6 +49,8 @@ export class Cycle {
   readonly confs: unknown[] = [];
   readonly listening: Listening[] = [];
   diagnostics: Diagnostic[] = [];
+  /** The worker this cycle serves in; set before modules' initWorker, unset in a cycle built only to validate. */
+  runtime: Runtime | undefined;
 
   constructor(init: CycleInit) {
     this.tree = init.tree;
