@@ -61,6 +61,8 @@ export class Master {
   #exited: Promise<void>;
   #resolveExited!: () => void;
   #handlers: [SignalName, () => void][] = [];
+  /** Signal handlers do not keep Node alive; with no worker thread (master_process off) this does. */
+  #keepAlive: NodeJS.Timeout | undefined;
 
   private constructor(src: MasterOptions, cycle: Cycle, log: ErrorLog) {
     this.#src = src;
@@ -374,6 +376,7 @@ export class Master {
     if (this.#pidPath !== undefined) removePidFile(this.#pidPath);
     for (const [sig, fn] of this.#handlers) process.off(sig, fn);
     this.#handlers = [];
+    clearInterval(this.#keepAlive);
     this.#notice('exit');
     this.#log.close();
     this.#state = 'exited';
@@ -390,6 +393,7 @@ export class Master {
       process.on(sig, handler);
       this.#handlers.push([sig, handler]);
     };
+    this.#keepAlive = setInterval(() => {}, 1 << 30);
     const exit = (): void => this.#src.onExit?.();
     on('SIGHUP', () => void this.reload());
     on('SIGUSR1', () => this.reopen());
