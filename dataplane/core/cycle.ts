@@ -10,6 +10,7 @@ import { CTX, type Module } from './module.ts';
 import type { Registry } from './registry.ts';
 import type { ConfTree } from './tree.ts';
 import type { ErrorLog } from './log.ts';
+import type { WorkerContext } from './worker-context.ts';
 import { ZonePool } from './zones.ts';
 
 /**
@@ -64,6 +65,8 @@ export class Cycle {
   diagnostics: Diagnostic[] = [];
   /** The error log this cycle writes to in the current thread; set by whoever runs the cycle. */
   log: ErrorLog | undefined;
+  /** The thread's state that outlives cycles; set by whoever runs the cycle. */
+  worker: WorkerContext | undefined;
 
   constructor(init: CycleInit) {
     this.tree = init.tree;
