@@ -39,7 +39,7 @@ export const STORE_KEY = 'http_metrics';
 
 /** metricsStore returns the worker's store, creating it on first use. */
 export function metricsStore(r: HttpRequest): HttpMetricsStore | undefined {
-  return r.http.cycle.worker?.store(STORE_KEY, () => new HttpMetricsStore());
+  return r.http.cycle.runtime?.store(STORE_KEY, () => new HttpMetricsStore());
 }
 
 /** lastValue reads the last entry of an nginx upstream list variable ("0.001, 0.002 : 0.003"), or -1. */
