@@ -18,10 +18,24 @@ export class Runtime {
   draining = false;
   #drain = new Set<Hook>();
   #reopen = new Set<Hook>();
+  #stores = new Map<string, unknown>();
 
   constructor(worker: number, log: ErrorLog) {
     this.worker = worker;
     this.log = log;
+  }
+
+  /**
+   * store returns the module state kept under `key`, creating it on first use. It lives as long as the worker,
+   * so counters survive reloads (e.g. request metrics); core knows no protocol, each module owns its key.
+   */
+  store<T>(key: string, create: () => T): T {
+    let v = this.#stores.get(key) as T | undefined;
+    if (v === undefined) {
+      v = create();
+      this.#stores.set(key, v);
+    }
+    return v;
   }
 
   /** onDrain registers a hook run once when draining starts; the returned function unregisters it. */

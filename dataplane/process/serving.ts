@@ -116,8 +116,9 @@ export class Serving {
   quit(): Promise<void> {
     const log = this.runtime.log;
     log.log('notice', 'gracefully shutting down');
-    this.listeners.close();
     this.runtime.startDrain();
+    // Stops accepting, marks every address draining (no more keep-alive) and closes idle connections.
+    this.listeners.drain();
     const sockets = this.listeners.sockets;
     const timeout = this.cycle ? coreConf(this.cycle).workerShutdownTimeout : 0;
     return new Promise((resolve) => {

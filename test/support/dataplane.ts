@@ -1,7 +1,7 @@
 /**
- * Test helpers for the dataplane as a process: a temporary prefix with conf/ and logs/, running
- * bin/portico-dataplane to completion or in the background, and waiting (bounded) for files, ports and log
- * lines. Every helper only ever signals the pids it started.
+ * Test helpers for the dataplane as a process. `Prefix`, `run` and `Running` drive bin/portico-dataplane (the
+ * real CLI and master); `startDataplane` runs a single-process dataplane (test/support/serve.ts) for tests
+ * that need only a running configuration. Waits are bounded; only pids started here are ever signalled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,6 +11,73 @@ import path from 'node:path';
 
 /** ROOT is the repository root. */
 export const ROOT = path.resolve(import.meta.dirname, '../..');
+/** NODE is the Node 24 binary the project runs on. */
+export const NODE = path.join(ROOT, 'node_modules/.bin/node');
+
+export interface Dataplane {
+  prefix: string;
+  proc: ChildProcess;
+  stderr(): string;
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+/** makePrefix creates a temporary prefix folder with the given files (relative paths → contents). */
+export function makePrefix(files: Record<string, string | Buffer> = {}): string {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-test-'));
+  for (const [name, content] of Object.entries(files)) {
+    const p = path.join(prefix, name);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, content);
+  }
+  return prefix;
+}
+
+/**
+ * startDataplane runs `conf` (nginx.conf text; `events {}` is added when missing) in a single-process
+ * dataplane and resolves once it listens. Rejects with the process's stderr if it fails to start.
+ */
+export async function startDataplane(conf: string, files: Record<string, string | Buffer> = {}): Promise<Dataplane> {
+  const text = /^\s*events\s*\{/m.test(conf) ? conf : `events {}\n${conf}`;
+  const prefix = makePrefix({ ...files, 'nginx.conf': text });
+  const proc = spawn(NODE, [path.join(ROOT, 'test/support/serve.ts'), prefix, 'nginx.conf'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dataplane did not start in 10s: ${err}`)), 10_000);
+    proc.stdout!.on('data', () => {
+      if (out.includes('ready\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dataplane exited with ${code}: ${err}`));
+    });
+  });
+  return {
+    prefix,
+    proc,
+    stderr: () => err,
+    errorLog: () => {
+      try {
+        return fs.readFileSync(path.join(prefix, 'error.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
 /** BIN is the dataplane's command-line wrapper. */
 export const BIN = path.join(ROOT, 'bin/portico-dataplane');
 
