@@ -64,7 +64,8 @@ describe('embedded master', { concurrency: true }, () => {
 
   test('apply of a tree whose new port is taken fails with the bind error and changes nothing', () =>
     withMaster(22024, 'here', async (m) => {
-      const other = await Master.start({ prefix: new Prefix().dir, confFile: '/nonexistent/nginx.conf', tree: tree(22025, 'other', 1), pidFile: false });
+      const q = new Prefix();
+      const other = await Master.start({ prefix: q.dir, confFile: q.path('conf/nginx.conf'), tree: tree(22025, 'other', 1), pidFile: false });
       try {
         const r = await m.apply(tree(22025, 'moved'));
         assert.deepEqual(r, { ok: false, error: 'bind() to 127.0.0.1:22025 failed (98: Address already in use)' });
@@ -72,6 +73,7 @@ describe('embedded master', { concurrency: true }, () => {
         assert.equal(await get(22025), '200 other');
       } finally {
         await other.stop();
+        q.remove();
       }
     }));
 

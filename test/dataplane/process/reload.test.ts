@@ -125,6 +125,24 @@ describe('process model with HTTP', { concurrency: true }, () => {
     }
   });
 
+  test('QUIT closes what is still busy after worker_shutdown_timeout', async () => {
+    const port = 22017;
+    const { p, dp } = await start(conf(port, 'late', 'worker_shutdown_timeout 300ms;'));
+    try {
+      const busy = await connect(port);
+      busy.write('GET / HTTP/1.1\r\nHost: a\r\n');
+      await new Promise((r) => setTimeout(r, 100));
+      dp.signal('SIGQUIT');
+      await busy.gone;
+      assert.equal(busy.text, '');
+      assert.equal(await dp.exited, 0);
+      assert.match(readIfExists(p.path('logs/error.log')), /\[notice\] \d+#\d+: shutdown timeout\n/);
+    } finally {
+      await dp.stop();
+      p.remove();
+    }
+  });
+
   test('a port in use is a bind() error at start, with no pid file', async () => {
     const port = 22014;
     const blocker = net.createServer();
