@@ -9,12 +9,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Cycle } from '../core/cycle.ts';
-import { sysErrorText } from '../core/errors.ts';
 import { ErrorLog } from '../core/log.ts';
 import type { ConfTree } from '../core/tree.ts';
 import { coreConf, logTargets, readTree, validate, type ConfSource } from './config.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
-import { SIGNALS, probeListen, removePidFile, writePidFile, type SignalName } from './os.ts';
+import { SIGNALS, openLog, probeListen, removePidFile, reopenLog, writePidFile, type SignalName } from './os.ts';
 import { Serving, type ServingInit } from './serving.ts';
 
 const STOP_GRACE_MS = 2000;
@@ -78,7 +77,7 @@ export class Master {
    */
   static async start(opts: MasterOptions): Promise<Master> {
     const cycle = validate(opts, readTree(opts));
-    const master = new Master(opts, cycle, openErrorLog(cycle, opts.errorLog));
+    const master = new Master(opts, cycle, openLog(logTargets(cycle, opts.errorLog)));
     try {
       await master.#boot();
     } catch (err) {
@@ -295,11 +294,11 @@ export class Master {
     const targets = logTargets(this.#cycle, this.#src.errorLog);
     if (JSON.stringify(targets) !== JSON.stringify(logTargets(old, this.#src.errorLog))) {
       try {
-        const log = new ErrorLog(targets);
+        const log = openLog(targets);
         this.#log.close();
         this.#log = log;
       } catch (err) {
-        this.#log.log('alert', `could not open the new error log: ${(err as Error).message}`);
+        this.#log.log('emerg', (err as Error).message);
       }
     }
     const pid = coreConf(this.#cycle).pid;
@@ -332,9 +331,9 @@ export class Master {
   reopen(): void {
     this.#notice('reopening logs');
     try {
-      this.#log.reopen();
+      reopenLog(this.#log);
     } catch (err) {
-      this.#log.log('alert', `reopen failed: ${(err as Error).message}`);
+      this.#log.log('emerg', (err as Error).message);
     }
     if (this.#self) this.#self.reopen();
     for (const h of this.#workers) this.#post(h, { type: 'reopen' });
@@ -400,16 +399,5 @@ export class Master {
     on('SIGQUIT', () => void this.quit().then(exit));
     on('SIGTERM', () => void this.stop().then(exit));
     on('SIGINT', () => void this.stop().then(exit));
-  }
-}
-
-/** openErrorLog opens a cycle's error log, with nginx's `open() … failed` wording on failure. */
-export function openErrorLog(cycle: Cycle, override?: string): ErrorLog {
-  const targets = logTargets(cycle, override);
-  try {
-    return new ErrorLog(targets);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new Error(sysErrorText('open', e.path ?? targets[0]?.path ?? '', e));
   }
 }

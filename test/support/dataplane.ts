@@ -131,7 +131,7 @@ export interface RunResult {
 
 /** run runs bin/portico-dataplane to completion (killed after `timeoutMs`). */
 export function run(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
     let stdout = '';
@@ -176,7 +176,7 @@ export class Running {
 }
 
 /** waitFor polls `check` until it returns a truthy value or `timeoutMs` passes (then throws naming `what`). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -14,7 +14,7 @@ async function check(name: string, text: string, emerg: (file: string) => string
   assert.equal(r.stderr, `nginx: [emerg] ${emerg(file)}\nnginx: configuration file ${file} test failed\n`);
 }
 
-describe('configuration errors', { concurrency: true }, () => {
+describe('configuration errors', { concurrency: 4 }, () => {
   test('an unknown directive names the directive, file and line', () =>
     check('unknown.conf', 'events {}\n\nfoo bar;\n', (f) => `unknown directive "foo" in ${f}:3`));
 

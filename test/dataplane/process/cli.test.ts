@@ -10,7 +10,7 @@ after(() => prefix.remove());
 const conf = prefix.conf('events {}\n');
 const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
 
-describe('command line', { concurrency: true }, () => {
+describe('command line', { concurrency: 4 }, () => {
   test('-t reports syntax ok and test successful on stderr', async () => {
     const r = await run(['-t', '-p', prefix.dir]);
     assert.equal(r.code, 0);

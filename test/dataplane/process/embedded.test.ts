@@ -34,7 +34,7 @@ async function withMaster(port: number, body: string, fn: (m: Master, p: Prefix)
   }
 }
 
-describe('embedded master', { concurrency: true }, () => {
+describe('embedded master', () => {
   test('apply swaps the tree in every worker before it resolves', () =>
     withMaster(22021, 'a', async (m) => {
       assert.equal(await get(22021), '200 a');
@@ -75,6 +75,15 @@ describe('embedded master', { concurrency: true }, () => {
         await other.stop();
         q.remove();
       }
+    }));
+
+  test('apply of a tree whose error log cannot be opened keeps the old tree in every worker', () =>
+    withMaster(22028, 'logged', async (m, p) => {
+      const t = tree(22028, 'unlogged');
+      t[1] = d('error_log', ['missing/error.log', 'notice']);
+      const r = await m.apply(t);
+      assert.deepEqual(r, { ok: false, error: `open() "${p.path('missing/error.log')}" failed (2: No such file or directory)` });
+      for (let i = 0; i < 10; i++) assert.equal(await get(22028), '200 logged');
     }));
 
   test('worker_processes changes start and retire worker threads', () =>

@@ -19,7 +19,7 @@ function log(p: Prefix): string {
   return readIfExists(p.path('logs/error.log'));
 }
 
-describe('master process', { concurrency: true }, () => {
+describe('master process', () => {
   test('writes the pid file once its workers are up, and QUIT removes it and exits 0', async () => {
     const { p, dp, pid } = await start('worker_processes 2;\n' + BASE);
     try {
@@ -68,6 +68,16 @@ describe('master process', { concurrency: true }, () => {
     p.remove();
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `nginx: [emerg] open() "${p.path('nowhere/x.pid')}" failed (2: No such file or directory)\n`);
+  });
+
+  test('an error log that cannot be opened is an error at start', async () => {
+    const p = new Prefix();
+    p.conf('daemon off;\nevents {}\nerror_log nolog/error.log;\n');
+    const r = await run(['-p', p.dir]);
+    p.remove();
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `nginx: [emerg] open() "${p.path('nolog/error.log')}" failed (2: No such file or directory)\n`);
+    assert.equal(fs.existsSync(p.path('logs/nginx.pid')), false);
   });
 
   test('-s reload makes the master reconfigure; a broken config is logged as [emerg] and the master lives on', async () => {
@@ -127,6 +137,20 @@ describe('master process', { concurrency: true }, () => {
     const dp = new Running(['-p', p.dir, '-e', 'stderr']);
     try {
       await waitForText('start notice on stderr', () => dp.stderr, /\[notice\] \d+#0: start worker process \d+\n/);
+      assert.equal(p.exists('logs/error.log'), false);
+    } finally {
+      await dp.stop();
+      p.remove();
+    }
+  });
+
+  test('-e and pid paths resolve against the prefix', async () => {
+    const p = new Prefix();
+    p.conf('daemon off;\nevents {}\npid run.pid;\n');
+    const dp = new Running(['-p', p.dir, '-e', 'boot.log']);
+    try {
+      await waitForFile(p.path('run.pid'));
+      assert.ok(p.exists('boot.log'));
       assert.equal(p.exists('logs/error.log'), false);
     } finally {
       await dp.stop();
