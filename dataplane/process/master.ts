@@ -12,6 +12,7 @@ import type { Cycle } from '../core/cycle.ts';
 import { ErrorLog } from '../core/log.ts';
 import type { ConfTree } from '../core/tree.ts';
 import { coreConf, logTargets, readTree, validate, type ConfSource } from './config.ts';
+import { workerSnapshot, type WorkerMetrics } from '../metrics/snapshot.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { SIGNALS, openLog, probeListen, removePidFile, reopenLog, writePidFile, type SignalName } from './os.ts';
 import { Serving, type ServingInit } from './serving.ts';
@@ -43,7 +44,8 @@ interface WorkerHandle {
   retiring: boolean;
   error?: string;
   started: Promise<void>;
-  replies: Map<number, (error?: string) => void>;
+  /** Pending requests by id; resolved with the answer, or undefined if the worker exited first. */
+  replies: Map<number, (m: FromWorker | undefined) => void>;
 }
 
 /** Master supervises the workers serving one configuration at a time. */
@@ -163,14 +165,14 @@ export class Master {
         h.error = m.error;
         settle(m.error);
       } else {
-        h.replies.get(m.id)?.(m.error);
+        h.replies.get(m.id)?.(m);
         h.replies.delete(m.id);
       }
     });
     thread.on('error', (err) => (h.error ??= err.message));
     thread.on('exit', (code) => {
       settle(h.error ?? `worker process ${h.id} exited with code ${code}`);
-      for (const reply of h.replies.values()) reply(`worker process ${h.id} exited`);
+      for (const reply of h.replies.values()) reply(undefined);
       this.#workers = this.#workers.filter((w) => w !== h);
       this.#exitedWorker(h, code);
     });
@@ -278,12 +280,25 @@ export class Master {
     return error;
   }
 
-  #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {
+  async #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {
+    const m = await this.#request(h, (id) => ({ type: 'reload', id, tree, zones }));
+    if (!m) return `worker process ${h.id} exited`;
+    return m.type === 'reply' ? m.error : undefined;
+  }
+
+  #request(h: WorkerHandle, make: (id: number) => ToWorker): Promise<FromWorker | undefined> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       h.replies.set(id, resolve);
-      this.#post(h, { type: 'reload', id, tree, zones });
+      this.#post(h, make(id));
     });
+  }
+
+  /** metrics gathers a snapshot from every live worker (request metrics, CPU, heap, event-loop lag). */
+  async metrics(): Promise<WorkerMetrics[]> {
+    if (this.#self) return [workerSnapshot(this.#self.runtime, this.#self.listeners.limiter)];
+    const answers = await Promise.all(this.#live().filter((h) => h.ready).map((h) => this.#request(h, (id) => ({ type: 'metrics', id }))));
+    return answers.flatMap((m) => (m?.type === 'metrics' ? [m.data] : []));
   }
 
   #post(h: WorkerHandle, m: ToWorker): void {

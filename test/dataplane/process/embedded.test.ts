@@ -86,6 +86,15 @@ describe('embedded master', () => {
       for (let i = 0; i < 10; i++) assert.equal(await get(22028), '200 logged');
     }));
 
+  test('metrics gathers one snapshot per worker, counting the requests served', () =>
+    withMaster(22029, 'counted', async (m) => {
+      for (let i = 0; i < 12; i++) assert.equal(await get(22029), '200 counted');
+      const snaps = await m.metrics();
+      assert.deepEqual(snaps.map((s) => s.worker).sort(), [0, 1]);
+      assert.equal(snaps.reduce((n, s) => n + s.requestsTotal, 0), 12);
+      assert.equal(snaps.reduce((n, s) => n + s.connectionsAccepted, 0), 12);
+    }));
+
   test('worker_processes changes start and retire worker threads', () =>
     withMaster(22026, 'n', async (m) => {
       assert.deepEqual(await m.apply(tree(22026, 'three', 3)), { ok: true });
