@@ -90,8 +90,21 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #onTimeout(): void {
     this.#timer = undefined;
     const r = this.#req;
+    if (this.#state === CLOSED) {
+      // The lingering close ran out of patience.
+      this.socket.destroy();
+      return;
+    }
     if (this.#state === HEAD) {
-      // Idle keep-alive or a head that never completed: nginx closes without a response.
+      // An idle keep-alive connection closes silently; a head that never completed is a 408 in the log.
+      if (this.#buf !== undefined && this.#buf.length > 0) {
+        const addr = this.#addr();
+        addr.runtime.cycle.log?.log('info', `*${this.id} client timed out while reading client request headers, client: ${this.remoteAddress}`);
+        this.#buf = undefined;
+        const rr = this.#placeholder(addr);
+        addr.runtime.terminate(rr, 408);
+        return;
+      }
       this.#close();
       return;
     }
@@ -115,8 +128,13 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       this.#feedBody(chunk);
       return;
     }
-    this.#buf = this.#buf === undefined || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.#state === HEAD) this.#parse();
+    const fresh = this.#buf === undefined || this.#buf.length === 0;
+    this.#buf = fresh ? chunk : Buffer.concat([this.#buf!, chunk]);
+    if (this.#state === HEAD) {
+      // The first bytes of a request on a kept-alive connection: client_header_timeout replaces keepalive_timeout.
+      if (fresh && this.requests > 0) this.#arm(this.#addr().defaultSrv.clientHeaderTimeout!);
+      this.#parse();
+    }
     else if (this.#buf.length > PIPELINE_HOLD && !this.#paused) {
       this.#paused = true;
       this.socket.pause();
@@ -131,7 +149,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
         if (res === undefined) {
-          if (this.requests > 0 && this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          if (this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
           return;
         }
         if ('status' in res) {
@@ -165,8 +183,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     addr.runtime.start(r);
   }
 
-  /** A head we refused: answer with nginx's page for the status, then close. */
-  #rejectHead(addr: HttpAddrConf, status: number): void {
+  /** A request for a head that was never parsed (refused, or timed out): the default server answers and logs it. */
+  #placeholder(addr: HttpAddrConf): HttpRequest {
     const head: ParsedHead = {
       method: 'GET', unparsedUri: '', uri: '/', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
       headers: [], host: undefined, contentLength: -1, chunked: false, connection: 'close', expect: undefined, length: 0,
@@ -175,6 +193,12 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     r.method = '';
     r.keepalive = false;
     this.#req = r;
+    return r;
+  }
+
+  /** A head we refused: answer with nginx's page for the status, then close. */
+  #rejectHead(addr: HttpAddrConf, status: number): void {
+    const r = this.#placeholder(addr);
     this.#state = BUSY;
     this.#bodyDone = true;
     this.#head = undefined;
@@ -353,6 +377,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       return;
     }
     if (!this.#bodyDone) {
+      // A client still waiting for "100 Continue" may never send the body: close rather than wait for it.
+      if (r.expectContinue && !this.#reader && (this.#buf === undefined || this.#buf.length === 0)) {
+        this.#finishAndClose(r);
+        return;
+      }
       // Keep-alive needs the rest of the body off the wire first; nginx discards it the same way.
       if (!this.#reader) this.discardBody(r);
       if (!this.#bodyDone) return;

@@ -8,12 +8,14 @@ import { buildCycle } from '../../dataplane/core/cycle.ts';
 import { ErrorLog, logLevelNumber } from '../../dataplane/core/log.ts';
 import { parseConfFile } from '../../dataplane/core/parse.ts';
 import { ConnectionLimiter, ListenerSet } from '../../dataplane/event/listeners.ts';
-import { createRegistry } from '../../dataplane/modules.ts';
+import { MODULES } from '../../dataplane/modules.ts';
+import { Registry } from '../../dataplane/core/registry.ts';
+import { echoModule } from './echo-module.ts';
 
 const [prefix, confFile] = process.argv.slice(2) as [string, string];
 try {
   const file = path.resolve(prefix, confFile);
-  const cycle = buildCycle({ tree: parseConfFile(file), registry: createRegistry(), prefix, confFile: file });
+  const cycle = buildCycle({ tree: parseConfFile(file), registry: new Registry([...MODULES, echoModule]), prefix, confFile: file });
   cycle.log = new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]);
   for (const m of cycle.registry.modules) m.initWorker?.(cycle);
   const set = new ListenerSet(new ConnectionLimiter(10_000));
