@@ -94,6 +94,8 @@ export class HttpRequest {
   uriChanges = 11;
   internal = false;
   errorPage = false;
+  /** The status an error_page redirect answers with whatever the page's handler sets (nginx's err_status); 0 = none. */
+  errStatus = 0;
   accessCode = 0;
   /** The content handler chosen at find-config (the location's). */
   contentHandler: ((r: HttpRequest) => number) | undefined;
@@ -187,7 +189,10 @@ export class HttpRequest {
   sendHeader(): number {
     if (this.headerSent) return 0;
     this.headerSent = true;
-    if (this.out.status === 0) this.out.status = 200;
+    if (this.errStatus !== 0) {
+      this.out.status = this.errStatus;
+      this.out.statusText = undefined;
+    } else if (this.out.status === 0) this.out.status = 200;
     return this.http.headerFilter(this);
   }
 

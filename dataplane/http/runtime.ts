@@ -151,6 +151,7 @@ export class HttpRuntime {
       this.terminate(r, status);
       return;
     }
+    r.errStatus = 0;
     if (CLOSE_AFTER.has(status)) r.keepalive = false;
     if (r.hasBody && !r.bodyRead) r.conn.discardBody(r);
     if (!r.errorPage || clcf.recursiveErrorPages) {
@@ -189,9 +190,9 @@ export class HttpRuntime {
   /** errorPage redirects an error to its page; returns false if the page cannot be used. */
   errorPage(r: HttpRequest, status: number, overwrite: number, uri: string): boolean {
     const target = this.expand(r, uri);
-    if (overwrite > 0 && (overwrite < 301 || overwrite > 308)) r.out.status = overwrite;
-    else if (overwrite < 0) r.out.status = status;
-    else r.out.status = 0;
+    // The page is answered with the original status, `=code`'s, or (`=` alone) whatever the page produces.
+    r.errStatus = overwrite < 0 ? status : overwrite;
+    r.out.status = 0;
     if (target.startsWith('@')) {
       r.out.headers = [];
       this.namedLocation(r, target.slice(1));
@@ -201,11 +202,12 @@ export class HttpRuntime {
       const q = target.indexOf('?');
       if (r.method !== 'HEAD') r.method = 'GET';
       r.out.headers = [];
-      this.internalRedirect(r, q < 0 ? target : target.slice(0, q), q < 0 ? r.args : target.slice(q + 1));
+      this.internalRedirect(r, q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q + 1));
       return true;
     }
     // An absolute URL: a redirect (302 unless `=301` etc. said otherwise).
-    const code = overwrite >= 301 && overwrite <= 308 ? overwrite : 302;
+    const code = overwrite === 301 || overwrite === 302 || overwrite === 303 || overwrite === 307 || overwrite === 308 ? overwrite : 302;
+    r.errStatus = 0;
     r.out = { status: 0, contentLength: -1, headers: [], location: target };
     r.errorPage = true;
     this.specialResponse(r, code);

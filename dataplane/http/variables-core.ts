@@ -87,6 +87,15 @@ export function requestFilename(r: HttpRequest): string {
   return documentRoot(r) + r.uri;
 }
 
+/** namedCaptureVariable is the variable of a regex's named capture: the last regex match that has it wins. */
+export function namedCaptureVariable(name: string): VariableDef {
+  return {
+    name,
+    nocache: true,
+    get: (r) => r.captures?.groups?.[name] ?? r.serverCaptures?.groups?.[name],
+  };
+}
+
 const v = (name: string, get: VariableDef['get'], extra: Partial<VariableDef> = {}): VariableDef => ({ name, get, ...extra });
 
 /** CORE_VARIABLES are declared by the HTTP core module. */

@@ -26,7 +26,7 @@ function echoBody(r: HttpRequest): number {
   return DONE;
 }
 
-/** echoModule provides `echo_body`. */
+/** echoModule provides `echo_body` and `test_auto_redirect`. */
 export const echoModule = defineHttpModule({
   name: 'test_echo_module',
   type: 'http',
@@ -39,6 +39,16 @@ export const echoModule = defineHttpModule({
       set(cf, _d) {
         const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
         clcf.handler = echoBody;
+      },
+    },
+    {
+      // Stands in for proxy_pass and friends, which ask for nginx's auto_redirect of `/dir` to `/dir/`.
+      name: 'test_auto_redirect',
+      contexts: CTX.HTTP_LOC,
+      args: ARGS.NOARGS,
+      conf: 'loc',
+      set(cf, _d) {
+        (cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf).autoRedirect = true;
       },
     },
   ],
