@@ -10,6 +10,7 @@ import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
+import { httpTryFilesModule } from './http/modules/try-files.ts';
 
 export const MODULES: readonly Module[] = [
   // core
@@ -20,6 +21,7 @@ export const MODULES: readonly Module[] = [
   httpModule,
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
+  httpTryFilesModule,
   httpRewriteModule,
 ];
 

@@ -43,8 +43,11 @@ export interface CoreSrvConf {
   serverNameRegexCaptures?: boolean;
 }
 
-/** LocationMatch: '' prefix, '=' exact, '^~' prefix without regex check, '~' / '~*' regex, '@' named, 'server'. */
-export type LocationMatch = '' | '=' | '^~' | '~' | '~*' | '@' | 'server';
+/**
+ * LocationMatch: '' prefix, '=' exact, '^~' prefix without regex check, '~' / '~*' regex, '@' named, 'server',
+ * and 'if' for the pseudo-location of a rewrite-module `if` block (never found by a lookup).
+ */
+export type LocationMatch = '' | '=' | '^~' | '~' | '~*' | '@' | 'server' | 'if';
 
 export interface CoreLocConf {
   /** The loc confs of every HTTP module at this location, by module index. */

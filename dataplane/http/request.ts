@@ -114,6 +114,8 @@ export class HttpRequest {
   readonly ctx: unknown[] = [];
   /** Variable values cached for this request. */
   readonly vars = new Map<string, string | undefined>();
+  /** Values of `set` variables; unlike the cache they survive internal redirects, as nginx's r->variables. */
+  userVars: Map<string, string> | undefined;
   readonly startTime: number;
   readonly startHr: bigint;
   readonly id: number;
