@@ -11,6 +11,7 @@ import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ResponseSink } from './request.ts';
 import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
 const HEAD = 0;
@@ -52,6 +53,9 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #noBody = false;
   #closeAfter = false;
   #aborted = false;
+  /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
+  readonly #stats: HttpStats | undefined;
+  #statState = 0;
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
@@ -70,6 +74,23 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+    const st = (this.#stats = addr.runtime.main.stats);
+    if (st) {
+      st.add(STAT.ACCEPTED, 1n);
+      st.add(STAT.HANDLED, 1n);
+      st.add(STAT.ACTIVE, 1n);
+    }
+  }
+
+  /** #count moves this connection between the reading (1), writing (2) and waiting (0) counters. */
+  #count(state: number): void {
+    const st = this.#stats;
+    if (!st || state === this.#statState) return;
+    if (this.#statState === 1) st.add(STAT.READING, -1n);
+    else if (this.#statState === 2) st.add(STAT.WRITING, -1n);
+    if (state === 1) st.add(STAT.READING, 1n);
+    else if (state === 2) st.add(STAT.WRITING, 1n);
+    this.#statState = state;
   }
 
   #addr(): HttpAddrConf {
@@ -133,6 +154,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     if (this.#state === HEAD) {
       // The first bytes of a request on a kept-alive connection: client_header_timeout replaces keepalive_timeout.
       if (fresh && this.requests > 0) this.#arm(this.#addr().defaultSrv.clientHeaderTimeout!);
+      if (this.#stats) this.#count(1);
       this.#parse();
     }
     else if (this.#buf.length > PIPELINE_HOLD && !this.#paused) {
@@ -171,6 +193,10 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     const { srv, captures } = addr.names.find(head.host ?? '');
     const r = new HttpRequest(this, addr.runtime, this, head, srv);
     r.serverCaptures = captures;
+    if (this.#stats) {
+      this.#count(2);
+      this.#stats.add(STAT.REQUESTS, 1n);
+    }
     this.#req = r;
     this.#state = BUSY;
     this.#bodyDone = !r.hasBody;
@@ -237,7 +263,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   discardBody(r: HttpRequest): void {
     if (this.#bodyDone || this.#reader || r !== this.#req) return;
-    r.expectContinue = false;
+    if (r.expectContinue && (this.#buf === undefined || this.#buf.length === 0)) {
+      // The client waits for "100 Continue" and may never send the body: answer, then close.
+      r.keepalive = false;
+      return;
+    }
     this.#discarding = true;
     this.readBody(r, { onData: () => {}, onEnd: () => {} });
   }
@@ -392,6 +422,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #next(): void {
     this.#req = undefined;
     this.#state = HEAD;
+    if (this.#stats) this.#count(0);
     if (this.#paused) {
       this.#paused = false;
       this.socket.resume();
@@ -444,6 +475,10 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onClose(): void {
     this.#disarm();
+    if (this.#stats) {
+      this.#count(0);
+      this.#stats.add(STAT.ACTIVE, -1n);
+    }
     const prev = this.#state;
     this.#state = CLOSED;
     const r = this.#req;

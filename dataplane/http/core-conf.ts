@@ -22,6 +22,8 @@ export interface CoreMainConf {
   prefixVariables: VariableDef[];
   headerFilter?: HeaderFilter;
   bodyFilter?: BodyFilter;
+  /** Shared counters, present when stub_status is configured (connections count into them). */
+  stats?: import('./stats.ts').HttpStats;
   serverNamesHashMaxSize?: number;
   serverNamesHashBucketSize?: number;
 }

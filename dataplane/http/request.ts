@@ -105,6 +105,10 @@ export class HttpRequest {
   responseDone = false;
   finalized = false;
   headerOnly = false;
+  /** The page a header filter substituted for the handler's body (see HttpRuntime.filterFinalize). */
+  replacement: Buffer | undefined;
+  /** The response may be cut into byte ranges (set by handlers of static content; nginx's allow_ranges). */
+  allowRanges = false;
   bytesSent = 0;
   bodyBytesSent = 0;
   bodyRead = false;
@@ -202,7 +206,23 @@ export class HttpRequest {
   send(chunk: Buffer | null, last: boolean): number {
     if (!this.headerSent) this.sendHeader();
     if (this.responseDone) return 0;
+    if (this.replacement !== undefined) {
+      // A header filter answered with its own page (412, 416): the handler's bytes are dropped.
+      if (!last) return 0;
+      return this.http.bodyFilter(this, this.headerOnly ? null : this.replacement, true);
+    }
     return this.http.bodyFilter(this, chunk, last);
+  }
+
+  /** respond sends a complete in-memory response (head and body) and returns OK; HEAD gets the head only. */
+  respond(status: number, contentType: string | undefined, body: Buffer): number {
+    const o = this.out;
+    o.status = status;
+    o.contentType = contentType;
+    o.contentLength = body.length;
+    this.sendHeader();
+    this.send(this.headerOnly ? null : body, true);
+    return 0;
   }
 
   /** finalize ends the request with a handler's return code (ngx_http_finalize_request). */

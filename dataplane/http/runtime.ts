@@ -189,6 +189,27 @@ export class HttpRuntime {
     this.done(r);
   }
 
+  /**
+   * filterFinalize turns the response being sent into nginx's page for `status` from inside a header filter
+   * (ngx_http_filter_finalize_request without error_page): the caller then passes the head on; the handler's
+   * body is dropped and the page goes out in its place.
+   */
+  filterFinalize(r: HttpRequest, status: number): void {
+    const o = r.out;
+    const body = Buffer.from(errorPageBody(status, r.loc.serverTokens ?? true, VERSION) ?? '', 'latin1');
+    o.status = status;
+    o.statusText = undefined;
+    o.contentType = 'text/html';
+    o.charset = undefined;
+    o.contentLength = body.length;
+    o.lastModified = undefined;
+    o.etag = undefined;
+    r.errStatus = 0;
+    r.allowRanges = false;
+    r.keepalive &&= !CLOSE_AFTER.has(status);
+    r.replacement = body;
+  }
+
   /** errorPage redirects an error to its page; returns false if the page cannot be used. */
   errorPage(r: HttpRequest, status: number, overwrite: number, uri: string): boolean {
     const target = this.expand(r, uri);

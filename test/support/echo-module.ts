@@ -14,12 +14,7 @@ function echoBody(r: HttpRequest): number {
     onEnd(status) {
       if (status !== 0) return r.finalize(status);
       const body = r.body ? Buffer.concat(r.body) : Buffer.alloc(0);
-      const head = Buffer.from(`len=${body.length}\n`);
-      r.out.status = 200;
-      r.out.contentType = 'text/plain';
-      r.out.contentLength = head.length + body.length;
-      r.sendHeader();
-      r.send(r.headerOnly ? null : Buffer.concat([head, body]), true);
+      r.respond(200, 'text/plain', Buffer.concat([Buffer.from(`len=${body.length}\n`), body]));
       r.finalize(OK);
     },
   });

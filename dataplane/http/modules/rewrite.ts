@@ -38,12 +38,8 @@ export function addStep(conf: RewriteLocConf, step: RewriteStep): void {
 
 /** sendText answers with a complete in-memory body (used by `return code text`). */
 export function sendText(r: HttpRequest, status: number, body: Buffer): number {
-  r.out.status = status;
-  r.out.contentType = r.loc.defaultType;
-  r.out.contentLength = body.length;
-  r.sendHeader();
-  r.send(r.headerOnly ? null : body, true);
-  return OK;
+  r.conn.discardBody(r);
+  return r.respond(status, r.loc.defaultType, body);
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

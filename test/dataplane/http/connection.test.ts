@@ -180,3 +180,18 @@ describe('malformed requests: status and close', () => {
     });
   }
 });
+
+describe('Expect: 100-continue answered without reading the body', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(`http { server { listen 127.0.0.1:${PORT + 2}; location / { return 200 ok; } } }`);
+  });
+  after(() => dp.stop());
+
+  test('gets the final response without 100 Continue and the connection closes', async () => {
+    const res = await rawExchange(PORT + 2, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', { waitMs: 1000 });
+    assert.deepEqual(statuses(res.data), [200]);
+    assert.match(res.data, /Connection: close\r\n/);
+    assert.equal(res.closed, true);
+  });
+});
