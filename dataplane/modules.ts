@@ -14,6 +14,8 @@ import { httpEmptyGifModule } from './http/modules/empty-gif.ts';
 import { httpGzipFilterModule } from './http/modules/gzip.ts';
 import { httpHeadersFilterModule } from './http/modules/headers.ts';
 import { httpIndexModule } from './http/modules/index.ts';
+import { httpMapModule } from './http/modules/map.ts';
+import { httpSplitClientsModule } from './http/modules/split-clients.ts';
 import { httpNotModifiedFilterModule } from './http/modules/not-modified.ts';
 import { httpRangeFilterModule } from './http/modules/range.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
@@ -35,6 +37,8 @@ export const MODULES: readonly Module[] = [
   httpAutoindexModule,
   httpIndexModule,
   httpTryFilesModule,
+  httpMapModule,
+  httpSplitClientsModule,
   httpRewriteModule,
   httpEmptyGifModule,
   httpStubStatusModule,
