@@ -77,7 +77,8 @@ const policy = obj('Traffic policy for the requests it applies to.', {
   retry: obj(
     'When to pass a request to the next peer (`proxy_next_upstream`).',
     {
-      on: list(
+      // Not `on`: YAML 1.1 parsers (kubectl, Helm) read an unquoted `on` key as the boolean true.
+      conditions: list(
         'Conditions for a retry, in nginx\'s words; non_idempotent also retries POST and other non-idempotent methods.',
         enumOf('A retry condition.', ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent']),
         11,

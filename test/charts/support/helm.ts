@@ -16,7 +16,7 @@ export const CHART = join(ROOT, 'charts', 'portico');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'portico-helm');
 
 /** K8sObject is one rendered manifest. */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: any };
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown }; [k: string]: any };
 
 // The zip is read with its central directory: each entry header gives the compression method, the sizes and
 // where the local header sits; the data follows the local header's name and extra fields.
