@@ -278,7 +278,7 @@ describe('mail ports, settings and extra flags', () => {
 
   it('render the global settings as strings in the ConfigMap passed with --configmap', () => {
     const cm = find(objs, 'ConfigMap', 'portico-controller');
-    assert.deepEqual(cm.data, { 'proxy-body-size': '8m', 'use-forwarded-headers': 'true', 'worker-connections': '16384' });
+    assert.deepEqual(cm.data, { 'proxy-body-size': '8m', 'use-forwarded-headers': 'true', 'max-worker-connections': '16384' });
     assert.ok(args(objs).includes('--configmap=$(POD_NAMESPACE)/portico-controller'));
   });
 

@@ -16,7 +16,7 @@ export const VALUE_SETS: Record<string, Record<string, unknown>> = {
   mail: {
     controller: {
       mailPorts: [{ name: 'smtp', port: 25 }, { name: 'imaps', port: 993, nodePort: 30993 }],
-      config: { 'proxy-body-size': '8m', 'use-forwarded-headers': true, 'worker-connections': 16384 },
+      config: { 'proxy-body-size': '8m', 'use-forwarded-headers': true, 'max-worker-connections': 16384 },
       extraArgs: { 'default-ssl-certificate': 'ingress/wildcard', 'publish-status-address': '203.0.113.10' },
       replicaCount: 3,
       maxUnavailable: 1,
