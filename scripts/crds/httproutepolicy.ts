@@ -13,7 +13,7 @@ function valueMatch(what: string, namePattern: string): Schema {
   return obj(
     `Match on one ${what}.`,
     {
-      name: str(`Name of the ${what} (case-insensitive for headers).`, { pattern: namePattern }),
+      name: str(`Name of the ${what} (case-insensitive for headers).`, { pattern: namePattern, maxLength: 256 }),
       type: enumOf('Exact (default) or RegularExpression (PCRE-like, anchored by the author).', ['Exact', 'RegularExpression']),
       value: str('Value to compare.', { maxLength: 4096 }),
     },

@@ -50,15 +50,15 @@ const auth = obj(
     }),
     url: str('Full http:// or https:// URL of the auth service, for one outside the cluster.', { maxLength: 2048, pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$' }),
     timeout: duration('Time to wait for the auth service (`auth_http_timeout`, default 60s).'),
-    headers: {
-      type: 'object',
-      description: 'Extra request headers sent to the auth service (`auth_http_header`).',
-      maxProperties: 16,
-      additionalProperties: str('Header value.', { maxLength: 1024 }),
-      'x-kubernetes-validations': [
-        { rule: "self.all(k, k.matches('^[A-Za-z0-9-]{1,64}$'))", message: 'header names must be 1-64 letters, digits or dashes' },
-      ],
-    },
+    headers: list(
+      'Extra request headers sent to the auth service (`auth_http_header`).',
+      obj('One header.', {
+        name: str('Header name.', { pattern: '^[A-Za-z0-9-]{1,64}$', maxLength: 64 }),
+        value: str('Header value.', { maxLength: 1024 }),
+      }, ['name', 'value']),
+      16,
+      { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] },
+    ),
     passClientCertificate: bool('Send the client certificate to the auth service (`auth_http_pass_client_cert`).'),
   },
   [],

@@ -38,7 +38,8 @@ export function bool(description: string, extra: Schema = {}): Schema {
 
 /** enumOf builds a string schema limited to values. */
 export function enumOf(description: string, values: string[], extra: Schema = {}): Schema {
-  return { type: 'string', description, enum: values, ...extra };
+  // maxLength bounds the API server's CEL cost estimate for rules that compare the value.
+  return { type: 'string', description, enum: values, maxLength: Math.max(...values.map((v) => v.length)), ...extra };
 }
 
 /** DNS_LABEL is RFC 1123 label syntax (names of listeners and rules). */
@@ -88,7 +89,7 @@ const condition: Schema = obj(
     type: str('Type of condition: Accepted or Programmed.', { maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
     status: enumOf('Status of the condition.', ['True', 'False', 'Unknown']),
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The .metadata.generation the condition was set from.' },
-    lastTransitionTime: str('Last time the status changed.', { format: 'date-time' }),
+    lastTransitionTime: str('Last time the status changed.', { format: 'date-time', maxLength: 64 }),
     reason: str('CamelCase reason for the last transition.', { minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
     message: str('Human-readable details.', { maxLength: 32768 }),
   },
