@@ -22,7 +22,7 @@ function grants(rules: Rule[]): Set<string> {
 }
 
 const NAMESPACED_GRANTS = [
-  '/services:list', '/services:watch', '/services:get', '/secrets:list', '/secrets:watch', '/configmaps:list', '/configmaps:watch',
+  '/services:list', '/services:watch', '/secrets:list', '/secrets:watch', '/configmaps:list', '/configmaps:watch',
   'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch',
   'networking.k8s.io/ingresses:list', 'networking.k8s.io/ingresses:watch', 'networking.k8s.io/ingresses/status:update',
   'portico.dev/mailproxies:list', 'portico.dev/mailproxies:watch', 'portico.dev/httproutepolicies:list', 'portico.dev/httproutepolicies:watch',
@@ -83,8 +83,9 @@ describe('default values', () => {
     const pod = find(objs, 'Deployment').spec.template.spec;
     assert.deepEqual(pod.securityContext.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
     // A hostNetwork pod may not set namespaced sysctls: there the capability alone must do.
-    const host = find(renderChart({ controller: { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' } }), 'Deployment').spec.template.spec;
+    const host = find(renderChart({ controller: { hostNetwork: true } }), 'Deployment').spec.template.spec;
     assert.equal(host.hostNetwork, true);
+    assert.equal(host.dnsPolicy, 'ClusterFirstWithHostNet');
     assert.equal(host.securityContext.sysctls, undefined);
   });
 
@@ -102,7 +103,7 @@ describe('default values', () => {
     const role = find(objs, 'Role');
     assert.equal(role.metadata.namespace, 'ingress');
     assert.deepEqual([...grants(role.rules)].sort(), [
-      '/configmaps:get', '/configmaps:list', '/configmaps:watch', '/events:create', '/events:patch',
+      '/configmaps:get', '/configmaps:list', '/configmaps:watch', '/events:create', '/events:patch', '/services:get[portico-controller]',
       'coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get[portico-leader]', 'coordination.k8s.io/leases:update[portico-leader]',
       'events.k8s.io/events:create', 'events.k8s.io/events:patch',
     ]);
