@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { isAlias, parse, parseAllDocuments, parseDocument, visit } from 'yaml';
 import { staleFiles } from '../../scripts/generate.ts';
 import { openAPIV3Schema, structuralErrors, validateCustom } from './support/crd.ts';
 import { type K8sObject, ROOT, renderChart } from './support/helm.ts';
@@ -62,6 +62,14 @@ describe('CRD files', () => {
       const mine = rendered.find((o) => o.metadata.name === crd.metadata.name);
       assert.ok(mine, `${crd.metadata.name} is rendered`);
       assert.deepEqual(mine.spec, crd.spec);
+    }
+  });
+
+  it('are plain YAML without anchors or aliases', () => {
+    for (const path of ['crds/portico.dev_mailproxies.yaml', 'crds/portico.dev_httproutepolicies.yaml']) {
+      let aliases = 0;
+      visit(parseDocument(readFileSync(join(ROOT, path), 'utf8')), { Node: (_, n) => { if (isAlias(n)) aliases++; } });
+      assert.equal(aliases, 0, path);
     }
   });
 
