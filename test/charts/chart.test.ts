@@ -1,7 +1,7 @@
 // charts/portico rendered by the real helm binary: lint, and what each value set produces.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type K8sObject, find, kinds, lintChart, renderChart, renderNotes, templateError } from './support/helm.ts';
+import { CHART, type K8sObject, find, helm, kinds, lintChart, renderChart, renderNotes, templateError } from './support/helm.ts';
 import { VALUE_SETS } from './support/value-sets.ts';
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
@@ -44,6 +44,13 @@ describe('helm lint', () => {
 
 describe('default values', () => {
   const objs = renderChart();
+
+  it('render for Kubernetes 1.29 (CEL validation GA) and are refused before it', () => {
+    assert.ok(renderChart({}, ['--kube-version', '1.29.0']).length > 0);
+    const old = helm(['template', 'portico', CHART, '--kube-version', '1.28.9']);
+    assert.notEqual(old.status, 0);
+    assert.match(old.stderr, /chart requires kubeVersion: >=1\.29\.0-0 which is incompatible with Kubernetes v1\.28\.9/);
+  });
 
   it('render a Deployment, Services, RBAC, IngressClass, settings ConfigMap and both CRDs, and nothing optional', () => {
     assert.deepEqual(kinds(objs).sort(), [
