@@ -18,6 +18,7 @@ import { httpMapModule } from './http/modules/map.ts';
 import { httpSplitClientsModule } from './http/modules/split-clients.ts';
 import { httpNotModifiedFilterModule } from './http/modules/not-modified.ts';
 import { httpRangeFilterModule } from './http/modules/range.ts';
+import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { httpStaticModule } from './http/modules/static.ts';
 import { httpStubStatusModule } from './http/modules/stub-status.ts';
@@ -40,6 +41,7 @@ export const MODULES: readonly Module[] = [
   httpMapModule,
   httpSplitClientsModule,
   httpRewriteModule,
+  httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,
   // filters, in nginx's order: range (header side), gzip, headers (add_header, expires), not_modified
