@@ -66,6 +66,17 @@ describe('HTTP/1 connection handling', () => {
     assert.match(res.data, /ok GET \/after/);
   });
 
+  test('an unread request body is discarded and the next pipelined request is answered', async () => {
+    const res = await rawExchange(PORT, `POST /x HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhelloGET /y HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    assert.deepEqual(statuses(res.data), [200, 200]);
+    assert.match(res.data, /ok POST \/x \n[\s\S]*ok GET \/y \n$/);
+  });
+
+  test('an unread chunked body is discarded up to its end, then the next request is answered', async () => {
+    const res = await rawExchange(PORT, `POST /x HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /y HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    assert.deepEqual(statuses(res.data), [200, 200]);
+  });
+
   test('Expect: 100-continue gets an interim response before the body is read', async () => {
     const res = await rawExchange(PORT, [`POST /echo HTTP/1.1\r\n${H}Content-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`, 'abc'], { gapMs: 200 });
     assert.match(res.data, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
@@ -181,11 +192,19 @@ describe('malformed requests: status and close', () => {
   }
 });
 
-describe('Expect: 100-continue answered without reading the body', () => {
+describe('Expect: 100-continue answered without reading the body; keepalive_timeout 0', () => {
   let dp: Dataplane;
   before(async () => {
-    dp = await startDataplane(`http { server { listen 127.0.0.1:${PORT + 2}; location / { return 200 ok; } } }`);
+    dp = await startDataplane(`http { server { listen 127.0.0.1:${PORT + 2}; location / { return 200 ok; } location /nokeep { keepalive_timeout 0; return 200 ok; } } }`);
   });
+
+  test('keepalive_timeout 0 closes after every response', async () => {
+    const res = await rawExchange(PORT + 2, 'GET /nokeep HTTP/1.1\r\nHost: a\r\n\r\nGET /nokeep HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.deepEqual(statuses(res.data), [200]);
+    assert.match(res.data, /Connection: close\r\n/);
+    assert.equal(res.closed, true);
+  });
+
   after(() => dp.stop());
 
   test('gets the final response without 100 Continue and the connection closes', async () => {
