@@ -9,6 +9,8 @@ import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
+import { httpAuthBasicModule } from './http/modules/auth-basic.ts';
+import { httpLogModule } from './http/modules/log.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 
 export const MODULES: readonly Module[] = [
@@ -21,6 +23,8 @@ export const MODULES: readonly Module[] = [
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
   httpRewriteModule,
+  httpLogModule,
+  httpAuthBasicModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */

@@ -3,6 +3,7 @@
  * checkers), filter chains, finalization, special responses, error_page and internal redirects.
  */
 import type { Cycle } from '../core/cycle.ts';
+import type { ErrorLog } from '../core/log.ts';
 import type { CoreLocConf, CoreMainConf } from './core-conf.ts';
 import { findLocation, FOUND_EXACT, REDIRECT, type LocationSearch } from './locations.ts';
 import type { HttpRequest } from './request.ts';
@@ -44,6 +45,11 @@ export class HttpRuntime {
       if (last) r.responseDone = true;
       return r.sink.sendBody(r, chunk, last) ? OK : AGAIN;
     };
+  }
+
+  /** log returns the error log for a request: its location's `error_log` if it has one, else the cycle's. */
+  log(r: HttpRequest): ErrorLog | undefined {
+    return r.loc.errorLog ?? this.cycle.log;
   }
 
   /** buildPhaseEngine lays out the steps from the handlers modules registered per phase. */
@@ -223,7 +229,7 @@ export class HttpRuntime {
   /** internalRedirect restarts the request at server-rewrite with a new URI (ngx_http_internal_redirect). */
   internalRedirect(r: HttpRequest, uri: string, args: string): void {
     if (--r.uriChanges === 0) {
-      this.cycle.log?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while internally redirecting to "${uri}"`);
+      this.log(r)?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while internally redirecting to "${uri}"`);
       r.errorPage = true;
       this.specialResponse(r, 500);
       return;
@@ -244,7 +250,7 @@ export class HttpRuntime {
   namedLocation(r: HttpRequest, name: string): void {
     const loc = r.srv.loc.tree?.named.get(name);
     if (!loc) {
-      this.cycle.log?.log('error', `*${r.conn.id} could not find named location "@${name}"`);
+      this.log(r)?.log('error', `*${r.conn.id} could not find named location "@${name}"`);
       r.errorPage = true;
       this.specialResponse(r, 500);
       return;
@@ -303,7 +309,7 @@ function findConfigChecker(rt: HttpRuntime, r: HttpRequest): boolean {
   }
   r.contentHandler = clcf.handler;
   if (r.contentLength > 0 && r.contentLength > clcf.clientMaxBodySize! && clcf.clientMaxBodySize !== 0) {
-    rt.cycle.log?.log('error', `*${r.conn.id} client intended to send too large body: ${r.contentLength} bytes`);
+    rt.log(r)?.log('error', `*${r.conn.id} client intended to send too large body: ${r.contentLength} bytes`);
     rt.finalize(r, 413);
     return false;
   }
@@ -323,7 +329,7 @@ function postRewriteChecker(rt: HttpRuntime, r: HttpRequest, step: Step): boolea
     return true;
   }
   if (--r.uriChanges === 0) {
-    rt.cycle.log?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while processing "${r.uri}"`);
+    rt.log(r)?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while processing "${r.uri}"`);
     rt.finalize(r, 500);
     return false;
   }

@@ -15,10 +15,21 @@ try {
   const file = path.resolve(prefix, confFile);
   const cycle = buildCycle({ tree: parseConfFile(file), registry: createRegistry(), prefix, confFile: file });
   cycle.log = new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]);
+  // The worker runtime's reopen hooks, as the process model provides them (USR1 reopens the logs).
+  const reopenHooks = new Set<() => void>();
+  Object.assign(cycle, { runtime: { onReopen: (fn: () => void) => (reopenHooks.add(fn), () => reopenHooks.delete(fn)) } });
   for (const m of cycle.registry.modules) m.initWorker?.(cycle);
   const set = new ListenerSet(new ConnectionLimiter(10_000));
   await set.apply(cycle.listening);
-  process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGUSR1', () => {
+    cycle.log?.reopen();
+    for (const fn of reopenHooks) fn();
+  });
+  process.on('SIGTERM', () => {
+    // Flush buffered logs as a worker does when it exits.
+    for (const m of cycle.registry.modules) m.exitWorker?.(cycle);
+    process.exit(0);
+  });
   process.stdout.write('ready\n');
 } catch (err) {
   process.stderr.write(`nginx: [emerg] ${(err as Error).message}\n`);
