@@ -9,7 +9,9 @@ import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
+import { httpAccessModule } from './http/modules/access.ts';
 import { httpAuthBasicModule } from './http/modules/auth-basic.ts';
+import { httpRealipModule } from './http/modules/realip.ts';
 import { httpLogModule } from './http/modules/log.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 
@@ -24,6 +26,8 @@ export const MODULES: readonly Module[] = [
   httpCoreModule,
   httpRewriteModule,
   httpLogModule,
+  httpRealipModule,
+  httpAccessModule,
   httpAuthBasicModule,
 ];
 

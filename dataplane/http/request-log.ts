@@ -9,7 +9,7 @@ import type { HttpRequest } from './request.ts';
 export function logRequest(r: HttpRequest, level: LogLevel, message: string): void {
   const log = r.http.log(r);
   if (!log || !log.enabled(level)) return;
-  let line = `*${r.conn.id} ${message}, client: ${r.conn.remoteAddress}, server: ${r.srv.serverNames[0]?.name ?? ''}`;
+  let line = `*${r.conn.id} ${message}, client: ${r.remoteAddress}, server: ${r.srv.serverNames[0]?.name ?? ''}`;
   if (r.method) line += `, request: "${r.method} ${r.unparsedUri} ${r.protocol}"`;
   if (r !== r.main) line += `, subrequest: "${r.uri}"`;
   if (r.host) line += `, host: "${r.header('host') ?? r.host}"`;

@@ -45,6 +45,8 @@ export interface ConnectionInfo {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: import('node:tls').TLSSocket | undefined;
+  /** What a PROXY protocol header said (listen … proxy_protocol), if the connection had one. */
+  readonly proxyProtocol?: ProxyProtocolInfo;
   requests: number;
   /** Starts reading the request body of `r` (once); 0 status = body complete. */
   readBody(r: HttpRequest, reader: BodyReader): void;
@@ -56,6 +58,14 @@ export interface ConnectionInfo {
   requestDone(r: HttpRequest): void;
   /** Milliseconds timestamp the connection was accepted. */
   readonly startTime: number;
+}
+
+/** ProxyProtocolInfo is the client and server address a PROXY protocol (v1 or v2) header carried. */
+export interface ProxyProtocolInfo {
+  srcAddr: string;
+  srcPort: number;
+  dstAddr: string;
+  dstPort: number;
 }
 
 let requestIds = 0;
@@ -70,6 +80,9 @@ export class HttpRequest {
 
   srv: CoreSrvConf;
   loc: CoreLocConf;
+  /** The client address as the request sees it: the peer's, or what realip trusted (set_real_ip_from). */
+  remoteAddress: string;
+  remotePort: number;
   serverCaptures: RegExpExecArray | undefined;
   captures: RegExpExecArray | undefined;
 
@@ -126,6 +139,8 @@ export class HttpRequest {
     this.parent = undefined;
     this.srv = srv;
     this.loc = srv.loc;
+    this.remoteAddress = conn.remoteAddress;
+    this.remotePort = conn.remotePort;
     this.serverCaptures = undefined;
     this.captures = undefined;
     this.method = head.method;

@@ -6,6 +6,7 @@ import { VERSION } from '../core/version.ts';
 import type { HttpRequest } from './request.ts';
 import type { VariableDef } from './types.ts';
 import { STATUS_TEXT } from './special.ts';
+import { binaryAddr } from './cidr.ts';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const p2 = (n: number) => String(n).padStart(2, '0');
@@ -103,9 +104,9 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('sent_http_', (r, n) => sentHeader(r, n.slice(10)), { prefix: true, nocache: true }),
   v('host', (r) => r.host || r.srv.serverNames[0]?.name || ''),
   v('hostname', () => os.hostname()),
-  v('remote_addr', (r) => r.conn.remoteAddress),
-  v('binary_remote_addr', (r) => r.conn.remoteAddress),
-  v('remote_port', (r) => String(r.conn.remotePort)),
+  v('remote_addr', (r) => r.remoteAddress),
+  v('binary_remote_addr', (r) => binaryAddr(r.remoteAddress)),
+  v('remote_port', (r) => String(r.remotePort)),
   v('server_addr', (r) => r.conn.localAddress),
   v('server_port', (r) => String(r.conn.localPort)),
   v('server_name', (r) => r.srv.serverNames[0]?.name ?? ''),
