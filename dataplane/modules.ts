@@ -10,6 +10,7 @@ import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
 import { httpAccessModule } from './http/modules/access.ts';
+import { httpAuthRequestModule } from './http/modules/auth-request.ts';
 import { httpAuthBasicModule } from './http/modules/auth-basic.ts';
 import { httpRealipModule } from './http/modules/realip.ts';
 import { httpLogModule } from './http/modules/log.ts';
@@ -29,6 +30,7 @@ export const MODULES: readonly Module[] = [
   httpRealipModule,
   httpAccessModule,
   httpAuthBasicModule,
+  httpAuthRequestModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */

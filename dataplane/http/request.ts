@@ -130,6 +130,13 @@ export class HttpRequest {
   readonly id: number;
   /** Set on requests that stop the connection after the response (Connection: close, errors). */
   lingering = false;
+  /** Subrequests started under this (main) request, against MAX_SUBREQUESTS. */
+  subrequests = 0;
+  /** For a subrequest: called once it is finalized (set by startSubrequest). */
+  onSubrequestDone: (() => void) | undefined;
+  /** For a subrequest with captureBody: the body it produced (up to the bound), and whether more was dropped. */
+  subrequestBody: Buffer | undefined;
+  subrequestTruncated = false;
 
   constructor(conn: ConnectionInfo, http: HttpRuntime, sink: ResponseSink, head: ParsedHead, srv: CoreSrvConf) {
     this.conn = conn;
@@ -211,6 +218,15 @@ export class HttpRequest {
     if (!this.headerSent) this.sendHeader();
     if (this.responseDone) return 0;
     return this.http.bodyFilter(this, chunk, last);
+  }
+
+  /**
+   * subrequest runs `uri?args` as a child request whose response stays in memory; `done` gets the child when it
+   * is finalized (its `out.status`, `out.headers`, and `subrequestBody` if captured). Returns false when the
+   * request tree already has MAX_SUBREQUESTS subrequests.
+   */
+  subrequest(uri: string, args: string, opts: import('./subrequest.ts').SubrequestOptions, done: (sr: HttpRequest) => void): boolean {
+    return this.http.subrequest(this, uri, args, opts, done) !== undefined;
   }
 
   /** finalize ends the request with a handler's return code (ngx_http_finalize_request). */

@@ -10,6 +10,7 @@ import type { HttpRequest } from './request.ts';
 import { CLOSE_AFTER, errorPageBody } from './special.ts';
 import { AGAIN, DECLINED, DONE, ERROR, OK, PHASE, type BodyFilter, type HeaderFilter, type PhaseHandler } from './types.ts';
 import { VERSION } from '../core/version.ts';
+import { startSubrequest, type SubrequestOptions } from './subrequest.ts';
 
 type Checker = (rt: HttpRuntime, r: HttpRequest, step: Step) => boolean;
 
@@ -131,11 +132,22 @@ export class HttpRuntime {
     this.done(r);
   }
 
-  /** done runs the log phase and hands the connection back (keep-alive or close). */
+  /** subrequest starts a child request of `r` (see subrequest.ts). */
+  subrequest(r: HttpRequest, uri: string, args: string, opts: SubrequestOptions, done: (sr: HttpRequest) => void): HttpRequest | undefined {
+    const sr = startSubrequest(r, uri, args, opts, done);
+    if (!sr) this.log(r)?.log('error', `*${r.conn.id} subrequests cycle while processing "${uri}"`);
+    return sr;
+  }
+
+  /** done runs the log phase and hands the connection back (keep-alive or close); a subrequest reports to its parent. */
   done(r: HttpRequest): void {
     if (r.finalized) return;
     r.finalized = true;
-    if (r !== r.main) return;
+    if (r !== r.main) {
+      r.responseDone = true;
+      r.onSubrequestDone?.();
+      return;
+    }
     for (const h of this.logHandlers) h(r);
     r.conn.requestDone(r);
   }
@@ -144,6 +156,12 @@ export class HttpRuntime {
   terminate(r: HttpRequest, status: number): void {
     if (r.finalized) return;
     if (!r.headerSent) r.out.status = status;
+    if (r !== r.main) {
+      // A failed subrequest ends itself; its parent decides what that means for the client.
+      if (r.headerSent) r.out.status = status >= 400 ? status : 500;
+      this.done(r);
+      return;
+    }
     r.keepalive = false;
     r.finalized = true;
     for (const h of this.logHandlers) h(r);
