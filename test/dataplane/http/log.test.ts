@@ -114,8 +114,13 @@ describe('access_log options', () => {
 
   test('USR1 reopens the log files so a rotated file is released', async () => {
     await get('/before');
-    await waitForLines(file('all.log'), 1);
-    const n = (await waitForLines(file('all.log'), 1)).length;
+    let n = 0;
+    for (let i = 0; i < 150; i++) {
+      const lines = await waitForLines(file('all.log'), 1);
+      n = lines.length;
+      if (lines[n - 1] === 'GET /before 200') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     fs.renameSync(file('all.log'), file('all.log.1'));
     dp.proc.kill('SIGUSR1');
     const deadline = Date.now() + 3000;
