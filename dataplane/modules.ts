@@ -12,6 +12,8 @@ import { httpModule } from './http/http-module.ts';
 import { httpAccessModule } from './http/modules/access.ts';
 import { httpAuthRequestModule } from './http/modules/auth-request.ts';
 import { httpAuthBasicModule } from './http/modules/auth-basic.ts';
+import { httpLimitConnModule } from './http/modules/limit-conn.ts';
+import { httpLimitReqModule } from './http/modules/limit-req.ts';
 import { httpRealipModule } from './http/modules/realip.ts';
 import { httpLogModule } from './http/modules/log.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
@@ -27,7 +29,11 @@ export const MODULES: readonly Module[] = [
   httpCoreModule,
   httpRewriteModule,
   httpLogModule,
+  // Phase handlers run in list order; this is nginx's run order (realip, limit_req, limit_conn, access,
+  // auth_basic, auth_request), which nginx gets by walking its reversed module list.
   httpRealipModule,
+  httpLimitReqModule,
+  httpLimitConnModule,
   httpAccessModule,
   httpAuthBasicModule,
   httpAuthRequestModule,

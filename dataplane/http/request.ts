@@ -121,8 +121,12 @@ export class HttpRequest {
   bodyRead = false;
   /** The request body, when a module read it into memory (client_body_buffer_size is the bound). */
   body: Buffer[] | undefined;
-  /** Per-module request state (nginx's r->ctx[]), by module index. */
+  /** Per-module request state (nginx's r->ctx[]), by module index; internal redirects clear it. */
   readonly ctx: unknown[] = [];
+  /** Per-module state that internal redirects keep (what nginx keeps on r->main, e.g. limit_req_status). */
+  readonly mainCtx: unknown[] = [];
+  /** Functions run once when the request is over, after the log phase (nginx's pool cleanups). */
+  cleanups: (() => void)[] | undefined;
   /** Variable values cached for this request. */
   readonly vars = new Map<string, string | undefined>();
   readonly startTime: number;
@@ -198,6 +202,11 @@ export class HttpRequest {
   setHeaders(headers: string[]): void {
     this.headers = headers;
     this.#headerMap = undefined;
+  }
+
+  /** onCleanup registers a function run once when the main request is over (after logging). */
+  onCleanup(fn: () => void): void {
+    (this.main.cleanups ??= []).push(fn);
   }
 
   /** addHeader appends a response header (flat list). */

@@ -149,6 +149,7 @@ export class HttpRuntime {
       return;
     }
     for (const h of this.logHandlers) h(r);
+    if (r.cleanups) runCleanups(r);
     r.conn.requestDone(r);
   }
 
@@ -165,6 +166,7 @@ export class HttpRuntime {
     r.keepalive = false;
     r.finalized = true;
     for (const h of this.logHandlers) h(r);
+    if (r.cleanups) runCleanups(r);
     r.conn.abort(r);
   }
 
@@ -286,6 +288,12 @@ export class HttpRuntime {
     r.phaseIndex = this.locationRewriteIndex;
     this.runPhases(r);
   }
+}
+
+function runCleanups(r: HttpRequest): void {
+  const list = r.cleanups!;
+  r.cleanups = undefined;
+  for (const fn of list) fn();
 }
 
 function genericChecker(rt: HttpRuntime, r: HttpRequest, step: Step): boolean {
