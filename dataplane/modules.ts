@@ -16,6 +16,7 @@ import { httpLimitConnModule } from './http/modules/limit-conn.ts';
 import { httpLimitReqModule } from './http/modules/limit-req.ts';
 import { httpRealipModule } from './http/modules/realip.ts';
 import { httpLogModule } from './http/modules/log.ts';
+import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 
 export const MODULES: readonly Module[] = [
@@ -37,6 +38,7 @@ export const MODULES: readonly Module[] = [
   httpAccessModule,
   httpAuthBasicModule,
   httpAuthRequestModule,
+  httpMetricsModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { buildCycle } from '../../dataplane/core/cycle.ts';
 import { ErrorLog, logLevelNumber } from '../../dataplane/core/log.ts';
 import { parseConfFile } from '../../dataplane/core/parse.ts';
+import { Runtime } from '../../dataplane/core/runtime.ts';
 import { ConnectionLimiter, ListenerSet } from '../../dataplane/event/listeners.ts';
 import { createRegistry } from '../../dataplane/modules.ts';
 
@@ -14,17 +15,13 @@ const [prefix, confFile] = process.argv.slice(2) as [string, string];
 try {
   const file = path.resolve(prefix, confFile);
   const cycle = buildCycle({ tree: parseConfFile(file), registry: createRegistry(), prefix, confFile: file });
-  cycle.log = new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]);
-  // The worker runtime's reopen hooks, as the process model provides them (USR1 reopens the logs).
-  const reopenHooks = new Set<() => void>();
-  Object.assign(cycle, { runtime: { onReopen: (fn: () => void) => (reopenHooks.add(fn), () => reopenHooks.delete(fn)) } });
+  const runtime = new Runtime(0, new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]));
+  cycle.runtime = runtime;
   for (const m of cycle.registry.modules) m.initWorker?.(cycle);
   const set = new ListenerSet(new ConnectionLimiter(10_000));
   await set.apply(cycle.listening);
-  process.on('SIGUSR1', () => {
-    cycle.log?.reopen();
-    for (const fn of reopenHooks) fn();
-  });
+  // USR1 reopens the error log and every registered log file, as a worker does.
+  process.on('SIGUSR1', () => runtime.reopen());
   process.on('SIGTERM', () => {
     // Flush buffered logs as a worker does when it exits.
     for (const m of cycle.registry.modules) m.exitWorker?.(cycle);

@@ -177,11 +177,6 @@ function logHandler(cf: ConfCtx): PhaseHandler {
   };
 }
 
-/** The worker runtime's reopen hook list (process model); absent when a cycle runs without one. */
-interface ReopenHost {
-  runtime?: { onReopen(fn: () => void): () => void };
-}
-
 function initWorker(cycle: Cycle): void {
   const block = cycle.conf(httpModule);
   if (!block.level) return;
@@ -202,7 +197,7 @@ function initWorker(cycle: Cycle): void {
   };
   for (const srv of cmcf.servers) visit(srv.loc);
   lmcf.errorLogs = [...byKey.values()];
-  lmcf.unhook = (cycle as ReopenHost).runtime?.onReopen(() => reopen(lmcf));
+  lmcf.unhook = cycle.runtime?.onReopen(() => reopen(lmcf));
 }
 
 /** reopen reopens every access and error log of the block (USR1). */
