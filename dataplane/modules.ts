@@ -18,6 +18,13 @@ import { httpMapModule } from './http/modules/map.ts';
 import { httpSplitClientsModule } from './http/modules/split-clients.ts';
 import { httpNotModifiedFilterModule } from './http/modules/not-modified.ts';
 import { httpRangeFilterModule } from './http/modules/range.ts';
+import { httpAccessModule } from './http/modules/access.ts';
+import { httpAuthRequestModule } from './http/modules/auth-request.ts';
+import { httpAuthBasicModule } from './http/modules/auth-basic.ts';
+import { httpLimitConnModule } from './http/modules/limit-conn.ts';
+import { httpLimitReqModule } from './http/modules/limit-req.ts';
+import { httpRealipModule } from './http/modules/realip.ts';
+import { httpLogModule } from './http/modules/log.ts';
 import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { httpStaticModule } from './http/modules/static.ts';
@@ -41,6 +48,15 @@ export const MODULES: readonly Module[] = [
   httpMapModule,
   httpSplitClientsModule,
   httpRewriteModule,
+  httpLogModule,
+  // Phase handlers run in list order; this is nginx's run order (realip, limit_req, limit_conn, access,
+  // auth_basic, auth_request), which nginx gets by walking its reversed module list.
+  httpRealipModule,
+  httpLimitReqModule,
+  httpLimitConnModule,
+  httpAccessModule,
+  httpAuthBasicModule,
+  httpAuthRequestModule,
   httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,

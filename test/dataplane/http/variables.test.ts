@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { murmurHash2 } from '../../../dataplane/http/modules/split-clients.ts';
-import { binaryAddress } from '../../../dataplane/http/variables-core.ts';
+import { binaryAddr as binaryAddress } from '../../../dataplane/http/cidr.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
 import { rawExchange } from '../../support/raw.ts';
 
