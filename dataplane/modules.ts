@@ -10,6 +10,8 @@ import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
+import { httpSslModule } from './http/modules/ssl.ts';
+import { httpV2Module } from './http/v2/module.ts';
 
 export const MODULES: readonly Module[] = [
   // core
@@ -20,6 +22,8 @@ export const MODULES: readonly Module[] = [
   httpModule,
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
+  httpSslModule,
+  httpV2Module,
   httpRewriteModule,
 ];
 
