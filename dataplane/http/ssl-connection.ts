@@ -9,6 +9,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
+import { clientHelloServerName } from '../tls/client-hello.ts';
 import { Http1Connection, stripV4Mapped } from './connection.ts';
 import type { CoreSrvConf } from './core-conf.ts';
 import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
@@ -44,35 +45,39 @@ export function sslConnectionHandler(socket: net.Socket, slot: ListenSlot): void
       socket.resume();
       return;
     }
-    handshake(socket, slot, addr, timer);
+    handshake(socket, slot, addr, timer, first);
   });
 }
 
-function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, timer: NodeJS.Timeout): void {
+function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, timer: NodeJS.Timeout, first: Buffer): void {
   const registry = addr.runtime.cycle.registry;
   const sslIdx = registry.index(httpSslModule);
   const v2Idx = registry.index(httpV2Module);
   const def = addr.defaultSrv.level.srv[sslIdx] as SslSrvConf;
   const byName = (name: string | false | undefined): CoreSrvConf =>
     typeof name === 'string' && name !== '' ? addr.names.find(name.toLowerCase()).srv : addr.defaultSrv;
+  // The server is chosen from the ClientHello when it arrived whole (nearly always); else by SNICallback.
+  const sni = clientHelloServerName(first);
+  const chosen = (byName(sni).level.srv[sslIdx] as SslSrvConf).context ? (byName(sni).level.srv[sslIdx] as SslSrvConf) : def;
   const tsock = new tls.TLSSocket(socket, {
     isServer: true,
-    secureContext: def.context,
-    requestCert: def.verifyClient !== 'off',
+    secureContext: chosen.context,
+    requestCert: chosen.verifyClient !== 'off',
     rejectUnauthorized: false,
-    SNICallback: (name, cb) => {
+    SNICallback: sni !== undefined ? undefined : (name, cb) => {
       const sc = byName(name).level.srv[sslIdx] as SslSrvConf;
       if (sc.context && sc.verifyClient !== def.verifyClient) {
         // Client certificates are a per-server choice: switch the verify mode with the context, as nginx does.
         (tsock as unknown as { _handle?: VerifyHandle })._handle?.setVerifyMode?.(sc.verifyClient !== 'off', false);
       }
-      cb(null, sc.context ?? def.context);
+      cb(null, sc.context === def.context ? undefined : sc.context);
     },
     ALPNCallback: ({ servername, protocols }) => {
       if (protocols.includes('h2') && (addr.http2 || v2Conf(byName(servername), v2Idx).enable)) return 'h2';
       return HTTP1_ALPN.find((p) => protocols.includes(p));
     },
   });
+  if (sni) (tsock as { servername?: string | false }).servername = sni;
   (socket as Closable)[IDLE_CLOSER] = () => {
     const inner = (tsock as Closable)[IDLE_CLOSER];
     if (inner) return inner();
@@ -82,7 +87,7 @@ function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, tim
   let secured = false;
   tsock.on('error', (err: Error) => {
     if (!secured) {
-      addr.runtime.cycle.log?.log('info', `SSL_do_handshake() failed (${err.message}) while SSL handshaking, client: ${stripV4Mapped(socket.remoteAddress ?? '')}`);
+      addr.runtime.cycle.log?.log('info', `SSL_do_handshake() failed (${err.message.trim()}) while SSL handshaking, client: ${stripV4Mapped(socket.remoteAddress ?? '')}`);
     }
     tsock.destroy();
   });

@@ -42,10 +42,10 @@ export class TestPki {
     else this.#openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${base}.key`]);
   }
 
-  #selfSigned(base: string, cn: string): Pem {
+  #selfSigned(base: string, cn: string, ext = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']): Pem {
     this.#key(base, 'ec');
     this.#openssl(['req', '-x509', '-new', '-key', `${base}.key`, '-days', '2', '-subj', `/O=Portico Tests/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', `${base}.crt`]);
+      ...ext.flatMap((e) => ['-addext', e]), '-out', `${base}.crt`]);
     return this.#read(base);
   }
 
@@ -73,7 +73,7 @@ export class TestPki {
 
   /** selfSignedClient makes a client certificate no CA vouches for. */
   selfSignedClient(cn: string): Pem {
-    return this.#selfSigned(`self${++this.#n}`, cn);
+    return this.#selfSigned(`self${++this.#n}`, cn, ['basicConstraints=CA:FALSE', 'extendedKeyUsage=clientAuth']);
   }
 
   /** remove deletes the folder. */

@@ -223,10 +223,13 @@ type TlsHandle = { verifyError?: () => Error | null };
 export function verifyResult(sock: tls.TLSSocket, depth: number): { value: string; code?: string } {
   const cert = sock.getPeerCertificate(true);
   if (!cert || Object.keys(cert).length === 0) return { value: 'NONE' };
-  if (!sock.authorized) {
-    const err = (sock as unknown as { _handle?: TlsHandle })._handle?.verifyError?.();
-    const code = String((err as NodeJS.ErrnoException | null)?.code ?? sock.authorizationError);
-    return { value: `FAILED:${err?.message ?? code}`, code };
+  // Sockets made outside tls.Server never get `authorized` set; the handle's verify result is the truth.
+  const handle = (sock as unknown as { _handle?: TlsHandle })._handle;
+  const err = handle?.verifyError ? handle.verifyError() : sock.authorized ? null : new Error(String(sock.authorizationError));
+  if (err) {
+    const code = String((err as NodeJS.ErrnoException).code ?? err.message);
+    // Node appends advice to some OpenSSL texts ("…; if the root CA is installed locally, …"): keep OpenSSL's.
+    return { value: `FAILED:${err.message.replace(/; if the root CA .*$/, '')}`, code };
   }
   let n = 0;
   for (let c: tls.DetailedPeerCertificate | undefined = cert; c && n < 100; n++) {
