@@ -9,6 +9,7 @@ import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
+import { httpGrpcModule } from './http/modules/grpc.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { httpSslModule } from './http/modules/ssl.ts';
 import { httpV2Module } from './http/v2/module.ts';
@@ -25,6 +26,7 @@ export const MODULES: readonly Module[] = [
   httpSslModule,
   httpV2Module,
   httpRewriteModule,
+  httpGrpcModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */
