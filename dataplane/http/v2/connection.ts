@@ -85,6 +85,7 @@ class Http2Connection implements StreamOwner {
   readonly session: http2.ServerHttp2Session;
   readonly #streams = new Set<Http2Stream>();
   requests = 0;
+  #opened = 0;
   #closing = false;
   #idleMs: number;
 
@@ -162,7 +163,8 @@ class Http2Connection implements StreamOwner {
     r.serverCaptures = captures;
     r.keepalive = true;
     st.req = r;
-    if (this.slot.draining) this.#goaway();
+    // keepalive_requests bounds HTTP/2 connections too: GOAWAY once that many streams were opened.
+    if (this.slot.draining || ++this.#opened >= srv.loc.keepaliveRequests!) this.#goaway();
     rt.start(r);
   }
 

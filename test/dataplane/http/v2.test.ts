@@ -14,6 +14,7 @@ const TLS = 27201;
 const H2C = 27202;
 const IDLE = 27203;
 const DRAIN = 27204;
+const LIMITED = 27205;
 
 /** get sends one request on a session and collects the response. */
 function get(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string) {
@@ -69,6 +70,12 @@ describe('HTTP/2', () => {
         listen 127.0.0.1:${IDLE};
         http2 on;
         keepalive_timeout 300ms;
+        location / { return 204; }
+      }
+      server {
+        listen 127.0.0.1:${LIMITED};
+        http2 on;
+        keepalive_requests 3;
         location / { return 204; }
       }
     }`);
@@ -154,6 +161,18 @@ describe('HTTP/2', () => {
     const code = await new Promise<number>((resolve) => session.once('goaway', (c: number) => resolve(c)));
     assert.equal(code, http2.constants.NGHTTP2_NO_ERROR);
     session.destroy();
+  });
+
+  test('keepalive_requests ends a session with GOAWAY after that many streams, all answered', async () => {
+    const session = http2.connect(`http://127.0.0.1:${LIMITED}`);
+    const goaway = new Promise<number>((resolve) => session.once('goaway', (c: number) => resolve(c)));
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await get(session, { ':path': `/${i}` })).headers[':status'], 204);
+      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+      assert.ok(session.closed || session.destroyed);
+    } finally {
+      session.destroy();
+    }
   });
 });
 
