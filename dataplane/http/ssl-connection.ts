@@ -64,6 +64,8 @@ function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, tim
     secureContext: chosen.context,
     requestCert: chosen.verifyClient !== 'off',
     rejectUnauthorized: false,
+    // Node raises the session-ID cache events on the socket's `server`; ours is the server's cache.
+    server: chosen.sessions as unknown as net.Server | undefined,
     SNICallback: sni !== undefined ? undefined : (name, cb) => {
       const sc = byName(name).level.srv[sslIdx] as SslSrvConf;
       if (sc.context && sc.verifyClient !== def.verifyClient) {

@@ -5,12 +5,15 @@
  * tls.SecureContext at configuration time so a bad certificate is an `[emerg]`, never a failed handshake.
  */
 import crypto from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import tls from 'node:tls';
 import type { ConfCtx } from '../../core/conf.ts';
 import { ARGS, CTX } from '../../core/module.ts';
 import { flagSlot, numSlot, secSlot, strSlot } from '../../core/slots.ts';
 import type { ConfDirective } from '../../core/tree.ts';
 import { parseProtocols, readPem, resolvePemSource } from '../../tls/certs.ts';
+import { LocalSessionStore, SharedSessionStore, sessionEvents, type SessionStore } from '../../tls/session-cache.ts';
+import { parseSize } from '../../core/values.ts';
 import type { CoreMainConf, CoreSrvConf } from '../core-conf.ts';
 import { httpCoreModule } from '../core-module.ts';
 import { addrKey, type ListenOpt } from '../listen.ts';
@@ -26,8 +29,10 @@ export interface SslSrvConf {
   protocols?: tls.SecureVersion[];
   ciphers?: string;
   preferServerCiphers?: boolean;
-  /** `ssl_session_cache` as written: off, none, builtin, shared (only recorded; tickets carry resumption). */
+  /** `ssl_session_cache` as written: off, none, builtin[:size], shared:name:size. */
   sessionCache?: string[];
+  /** The session-ID cache hooks handed to each TLSSocket (undefined: no cache). */
+  sessions?: EventEmitter;
   sessionTimeout?: number;
   sessionTickets?: boolean;
   dhparam?: string;
@@ -181,7 +186,25 @@ function mergeSrv(cf: ConfCtx, p: SslSrvConf, c: SslSrvConf): void {
   if (c.verifyClient !== 'off' && c.verifyClient !== 'optional_no_ca' && !c.clientCertificate && !c.trustedCertificate && c.certificates) {
     cf.error('no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client', { name: 'ssl_verify_client', args: [], file: c.file, line: c.line });
   }
-  if (c.certificates?.length) c.context = buildContext(cf, c);
+  if (c.certificates?.length) {
+    c.context = buildContext(cf, c);
+    c.sessions = sessionStores(cf, c);
+  }
+}
+
+/** sessionStores turns `ssl_session_cache` into the stores behind session-ID resumption. */
+function sessionStores(cf: ConfCtx, c: SslSrvConf): EventEmitter | undefined {
+  const stores: SessionStore[] = [];
+  for (const a of c.sessionCache!) {
+    if (a.startsWith('builtin')) stores.push(new LocalSessionStore(a.includes(':') ? Number(a.slice(8)) : 20480, c.sessionTimeout!));
+    else if (a.startsWith('shared:')) {
+      const [, name, sizeText] = a.split(':') as [string, string, string];
+      const size = parseSize(sizeText)!;
+      if (SharedSessionStore.slotsFor(size) === 0) cf.error(`session cache "${a}" is too small`, { name: 'ssl_session_cache', args: [], file: c.file, line: c.line });
+      stores.push(new SharedSessionStore(cf.zones.get(name, size, 'ssl_session_cache'), c.sessionTimeout!));
+    }
+  }
+  return stores.length ? sessionEvents(stores) : undefined;
 }
 
 /** The default server of each `listen … ssl` address must have a certificate (ngx_http_ssl_init). */

@@ -7,6 +7,8 @@ import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
 const PORT = 27101;
 const PLAIN = 27102;
 const MTLS = 27103;
+const CACHED = 27104;
+const UNCACHED = 27105;
 
 describe('TLS termination (ngx_http_ssl_module)', () => {
   let pki: TestPki;
@@ -47,6 +49,21 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
         ssl_certificate_key "data:${wild.key}";
         ssl_protocols TLSv1.3;
         location / { return 200 "b $ssl_server_name $ssl_cipher\\n"; }
+      }
+      server {
+        listen 127.0.0.1:${CACHED} ssl;
+        ssl_certificate ${rsa.certFile};
+        ssl_certificate_key ${rsa.keyFile};
+        ssl_session_tickets off;
+        ssl_session_cache shared:SSL:1m;
+        return 200 "cached $ssl_session_reused\n";
+      }
+      server {
+        listen 127.0.0.1:${UNCACHED} ssl;
+        ssl_certificate ${rsa.certFile};
+        ssl_certificate_key ${rsa.keyFile};
+        ssl_session_tickets off;
+        return 200 "uncached $ssl_session_reused\n";
       }
       server {
         listen 127.0.0.1:${PLAIN};
@@ -144,6 +161,17 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     assert.match(first, /^New, /m);
     const second = await sClient(['-connect', `127.0.0.1:${PORT}`, '-servername', 'a.test', '-tls1_2', '-sess_in', sess]);
     assert.match(second, /^Reused, /m);
+  });
+
+  test('with tickets off, ssl_session_cache shared resumes sessions by id; without a cache nothing resumes', async () => {
+    for (const [port, reused] of [[CACHED, true], [UNCACHED, false]] as const) {
+      const sess = `${pki.dir}/sess-${port}.pem`;
+      const first = await sClient(['-connect', `127.0.0.1:${port}`, '-tls1_2', '-sess_out', sess]);
+      assert.match(first, /^New, /m);
+      const second = await sClient(['-connect', `127.0.0.1:${port}`, '-tls1_2', '-sess_in', sess, '-ign_eof'], 'GET / HTTP/1.0\r\n\r\n');
+      assert.match(second, reused ? /^Reused, /m : /^New, /m);
+      assert.match(second, reused ? /cached r\n/ : /uncached \.\n/);
+    }
   });
 
   test('plain HTTP on the TLS port gets nginx 400 page, or the 497 error_page', async () => {
