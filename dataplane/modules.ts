@@ -10,6 +10,7 @@ import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
 import { httpGrpcModule } from './http/modules/grpc.ts';
+import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { httpSslModule } from './http/modules/ssl.ts';
 import { httpV2Module } from './http/v2/module.ts';
@@ -27,6 +28,7 @@ export const MODULES: readonly Module[] = [
   httpV2Module,
   httpRewriteModule,
   httpGrpcModule,
+  httpMetricsModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */
