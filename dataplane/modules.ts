@@ -30,6 +30,9 @@ import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { httpStaticModule } from './http/modules/static.ts';
 import { httpStubStatusModule } from './http/modules/stub-status.ts';
 import { httpTryFilesModule } from './http/modules/try-files.ts';
+import { httpGrpcModule } from './http/modules/grpc.ts';
+import { httpSslModule } from './http/modules/ssl.ts';
+import { httpV2Module } from './http/v2/module.ts';
 
 export const MODULES: readonly Module[] = [
   // core
@@ -40,6 +43,8 @@ export const MODULES: readonly Module[] = [
   httpModule,
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
+  httpSslModule,
+  httpV2Module,
   // content-phase handlers run in reverse order of listing (index, then autoindex, then static), as in nginx
   httpStaticModule,
   httpAutoindexModule,
@@ -57,6 +62,7 @@ export const MODULES: readonly Module[] = [
   httpAccessModule,
   httpAuthBasicModule,
   httpAuthRequestModule,
+  httpGrpcModule,
   httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,

@@ -11,7 +11,7 @@ import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
 import { readProxyHeader } from './proxy-protocol.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
-import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
@@ -21,13 +21,18 @@ const CLOSED = 2;
 
 let connectionIds = 0;
 
+/** nextConnectionId numbers connections of every HTTP transport ($connection). */
+export function nextConnectionId(): number {
+  return ++connectionIds;
+}
+
 /** Bytes kept from a client while a request is being handled before reading pauses (pipelining bound). */
 const PIPELINE_HOLD = 64 * 1024;
 
 export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly socket: net.Socket;
   readonly slot: ListenSlot;
-  readonly id = ++connectionIds;
+  readonly id = nextConnectionId();
   readonly startTime = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -60,6 +65,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
   readonly #stats: HttpStats | undefined;
   #statState = 0;
+  /** Set when plain HTTP arrived on a TLS address: every request is answered with 497 (nginx's NGX_HTTP_TO_HTTPS). */
+  plainOnSslPort = false;
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
@@ -99,8 +106,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #addr(): HttpAddrConf {
-    const ctx = this.slot.current.ctx as HttpListenCtx;
-    return (ctx.byAddr && ctx.byAddr.get(this.localAddress)) || ctx.fallback;
+    return addrConfOf(this.slot, this.localAddress);
   }
 
   #arm(ms: number): void {
@@ -227,6 +233,12 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#chunkedOut = false;
     this.#noBody = false;
     this.#closeAfter = false;
+    if (this.plainOnSslPort) {
+      addr.runtime.cycle.log?.log('info', `*${this.id} client sent plain HTTP request to HTTPS port while reading client request headers, client: ${this.remoteAddress}`);
+      r.keepalive = false;
+      addr.runtime.finalize(r, 497);
+      return;
+    }
     addr.runtime.start(r);
   }
 
@@ -518,7 +530,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 }
 
-function stripV4Mapped(a: string): string {
+/** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
+export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 

@@ -21,6 +21,8 @@ export interface ResponseHead {
   location?: string;
   /** Every other header, flat: [name, value, name, value …]. */
   headers: string[];
+  /** Trailers, flat; set (even empty) before the head is sent to announce them (HTTP/2, gRPC). */
+  trailers?: string[];
 }
 
 /** ResponseSink writes a serialized response: HTTP/1 to a socket, HTTP/2 to a stream, a subrequest to memory. */
