@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -59,6 +60,12 @@ describe('allow and deny', () => {
   test('an IPv6 address allows ::1 and denies 127.0.0.1', async () => {
     assert.equal((await get(`${v6}/v6only`)).status, 200);
     assert.equal((await get(`${v4}/v6only`)).status, 403);
+  });
+
+  test('curl over IPv6 and IPv4 sees the same rules', () => {
+    const code = (u: string) => execFileSync('curl', ['-g', '-s', '-o', '/dev/null', '-w', '%{http_code}', u], { encoding: 'utf8' });
+    assert.equal(code(`${v6}/v6only`), '200');
+    assert.equal(code(`${v4}/v6only`), '403');
   });
 
   test('deny without a matching rule lets everyone else through, and logs the refusal', async () => {

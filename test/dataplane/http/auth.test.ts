@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
-import { waitForLines } from '../../support/wait.ts';
+import { waitForLine } from '../../support/wait.ts';
 
 const PORT = 29030;
 
@@ -69,6 +69,14 @@ describe('auth_basic', () => {
     });
   }
 
+  test('curl -u authenticates against an apr1 entry, and curl without it sees the realm', () => {
+    const ok = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'apr1:s3cret!', url('/p')], { encoding: 'utf8' });
+    assert.equal(ok, '200');
+    const head = execFileSync('curl', ['-s', '-D', '-', '-o', '/dev/null', url('/p')], { encoding: 'utf8' });
+    assert.match(head, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+    assert.match(head, /\r\nWWW-Authenticate: Basic realm="Restricted Area"\r\n/);
+  });
+
   test('a second bcrypt check with the same credentials is answered from the verified cache', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await get(url('/p'), basic('bcrypt2b', 's3cret!'))).status, 200);
   });
@@ -90,8 +98,7 @@ describe('auth_basic', () => {
     assert.equal((await get(url('/inline'), basic('alice', 'wonder'))).status, 200);
     assert.equal((await get(url('/inline'), basic('bob', 'builder'))).status, 200);
     assert.equal((await get(url('/inline'), basic('alice', 'builder'))).status, 401);
-    const lines = await waitForLines(path.join(dp.prefix, 'logs/users.log'), 1);
-    assert.ok(lines.includes('alice 200'), lines.join('\n'));
+    await waitForLine(path.join(dp.prefix, 'logs/users.log'), 'alice 200');
   });
 
   test('auth_basic off disables an inherited realm; a missing user file forbids', async () => {
@@ -149,8 +156,7 @@ describe('auth_request', () => {
 
   test('auth_request_set stores a value computed from the subrequest; subrequests are not logged', async () => {
     await get(url('/ok'));
-    const lines = await waitForLines(path.join(dp.prefix, 'logs/auth.log'), 1);
-    assert.ok(lines.includes('/ok 404 auth=204'), lines.join('\n'));
+    const lines = await waitForLine(path.join(dp.prefix, 'logs/auth.log'), '/ok 404 auth=204');
     assert.ok(!lines.some((l) => l.startsWith('/auth/')), 'subrequests are not in the access log');
   });
 
