@@ -125,9 +125,13 @@ export function isUnixPeer(addr: string): boolean {
   return addr === '' || addr.startsWith('unix:');
 }
 
-/** binaryAddr is nginx's $binary_remote_addr: 4 or 16 address bytes (as a latin1 string), or the text itself. */
+/**
+ * binaryAddr is nginx's $binary_remote_addr: 4 or 16 address bytes (as a latin1 string), or the text itself.
+ * An IPv4-mapped IPv6 address stays 16 bytes, as the socket address it came from.
+ */
 export function binaryAddr(s: string): string {
-  const a = parseAddr(s);
+  const v4 = parseV4(s);
+  const a = v4 !== undefined ? Uint32Array.of(v4) : parseV6(s);
   if (!a) return s;
   let out = '';
   for (const w of a) out += String.fromCharCode(w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255);
