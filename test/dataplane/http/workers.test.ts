@@ -49,10 +49,9 @@ describe('two worker threads under a master (process model)', () => {
     proc = spawn(path.join(ROOT, 'bin/portico-dataplane'), ['-p', prefix, '-c', 'nginx.conf'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += d));
-    await Promise.race([
-      waitForPort(PORT, 10_000),
-      new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`dataplane exited with ${code}: ${stderr}`)))),
-    ]);
+    const exited = new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`dataplane exited with ${code}: ${stderr}`))));
+    exited.catch(() => {});
+    await Promise.race([waitForPort(PORT, 10_000), exited]);
     // Both workers bind the address (SO_REUSEPORT); give the second one time to join the first.
     await new Promise((r) => setTimeout(r, 500));
   });
