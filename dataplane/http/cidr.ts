@@ -127,11 +127,10 @@ export function isUnixPeer(addr: string): boolean {
 
 /**
  * binaryAddr is nginx's $binary_remote_addr: 4 or 16 address bytes (as a latin1 string), or the text itself.
- * An IPv4-mapped IPv6 address stays 16 bytes, as the socket address it came from.
+ * An IPv4-mapped IPv6 address counts as the IPv4 client it is (connections strip the mapping too).
  */
 export function binaryAddr(s: string): string {
-  const v4 = parseV4(s);
-  const a = v4 !== undefined ? Uint32Array.of(v4) : parseV6(s);
+  const a = parseAddr(s);
   if (!a) return s;
   let out = '';
   for (const w of a) out += String.fromCharCode(w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255);
