@@ -22,6 +22,8 @@ type VerifyHandle = { setVerifyMode?: (request: boolean, reject: boolean) => voi
 
 const TLS_HANDSHAKE = 0x16;
 const SSLV2_HELLO = 0x80;
+/** A TLS record carries at most 16 KiB (+ its 5-byte header); a hello beyond it is left to OpenSSL. */
+const HELLO_MAX = 16384 + 5;
 /** ALPN names nginx accepts besides h2, in its order of preference. */
 const HTTP1_ALPN = ['http/1.1', 'http/1.0', 'http/0.9'];
 
@@ -35,7 +37,15 @@ export function sslConnectionHandler(socket: net.Socket, slot: ListenSlot): void
   };
   socket.on('error', () => {});
   socket.once('close', () => clearTimeout(timer));
-  socket.once('data', (first: Buffer) => {
+  let head: Buffer | undefined;
+  const onData = (chunk: Buffer): void => {
+    const first = head === undefined ? chunk : Buffer.concat([head, chunk]);
+    // A ClientHello split over TCP segments (post-quantum key shares make them ~1.8 KB) is read whole first.
+    if (first[0] === TLS_HANDSHAKE && first.length < HELLO_MAX && (first.length < 5 || first.length < 5 + first.readUInt16BE(3))) {
+      head = first;
+      return;
+    }
+    socket.off('data', onData);
     socket.pause();
     socket.unshift(first);
     if (first[0] !== TLS_HANDSHAKE && first[0] !== SSLV2_HELLO) {
@@ -46,7 +56,8 @@ export function sslConnectionHandler(socket: net.Socket, slot: ListenSlot): void
       return;
     }
     handshake(socket, slot, addr, timer, first);
-  });
+  };
+  socket.on('data', onData);
 }
 
 function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, timer: NodeJS.Timeout, first: Buffer): void {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { curl, sClient } from '../../support/clients.ts';
@@ -9,6 +10,7 @@ const PLAIN = 27102;
 const MTLS = 27103;
 const CACHED = 27104;
 const UNCACHED = 27105;
+const SPLITTER = 27106;
 
 describe('TLS termination (ngx_http_ssl_module)', () => {
   let pki: TestPki;
@@ -19,6 +21,8 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
   let client: Pem;
   let stranger: Pem;
   let multi: Pem;
+  let dualRsa: Pem;
+  let dualEc: Pem;
   const resolve = (name: string, port = PORT) => ['--resolve', `${name}:${port}:127.0.0.1`, '--cacert', pki.ca.certFile];
 
   before(async () => {
@@ -29,6 +33,8 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     client = pki.client('alice');
     stranger = pki.selfSignedClient('mallory');
     multi = pki.server(['on.test', 'optional.test', 'noca.test', 'plain.test']);
+    dualRsa = pki.server(['dual.test'], 'rsa');
+    dualEc = pki.server(['dual.test'], 'ec');
     dp = await startDataplane(`http {
       ssl_session_timeout 10m;
       server {
@@ -49,6 +55,15 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
         ssl_certificate_key "data:${wild.key}";
         ssl_protocols TLSv1.3;
         location / { return 200 "b $ssl_server_name $ssl_cipher\\n"; }
+      }
+      server {
+        listen 127.0.0.1:${PORT} ssl;
+        server_name dual.test;
+        ssl_certificate ${dualRsa.certFile};
+        ssl_certificate_key ${dualRsa.keyFile};
+        ssl_certificate ${dualEc.certFile};
+        ssl_certificate_key ${dualEc.keyFile};
+        return 200 "dual\n";
       }
       server {
         listen 127.0.0.1:${CACHED} ssl;
@@ -145,6 +160,35 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     assert.match(rsaOut, /Server public key is 2048 bit/);
     const ecOut = await sClient(['-connect', `127.0.0.1:${PORT}`, '-servername', 'a.test', '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
     assert.match(ecOut, /Server public key is 256 bit/);
+  });
+
+  test('a ClientHello split over TCP segments still selects the server and both of its certificates', async () => {
+    // A relay that forwards the client's first bytes in two pieces, 50 ms apart.
+    const relay = net.createServer((c) => {
+      const up = net.connect(PORT, '127.0.0.1');
+      let first = true;
+      c.on('data', (d: Buffer) => {
+        if (!first) return void up.write(d);
+        first = false;
+        up.write(d.subarray(0, 20));
+        setTimeout(() => up.write(d.subarray(20)), 50);
+      });
+      up.pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+      c.on('close', () => up.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(SPLITTER, '127.0.0.1', () => resolve()));
+    try {
+      const base = ['-connect', `127.0.0.1:${SPLITTER}`, '-servername', 'dual.test', '-tls1_2'];
+      const rsaOut = await sClient([...base, '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']);
+      assert.match(rsaOut, /subject=.*CN ?= ?dual\.test/);
+      assert.match(rsaOut, /Server public key is 2048 bit/);
+      const ecOut = await sClient([...base, '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
+      assert.match(ecOut, /Server public key is 256 bit/);
+    } finally {
+      relay.close();
+    }
   });
 
   test('ssl_protocols is enforced per server chosen by SNI', async () => {
