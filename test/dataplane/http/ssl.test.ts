@@ -11,6 +11,7 @@ const MTLS = 27103;
 const CACHED = 27104;
 const UNCACHED = 27105;
 const SPLITTER = 27106;
+const TUNED = 27107;
 
 describe('TLS termination (ngx_http_ssl_module)', () => {
   let pki: TestPki;
@@ -35,6 +36,7 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     multi = pki.server(['on.test', 'optional.test', 'noca.test', 'plain.test']);
     dualRsa = pki.server(['dual.test'], 'rsa');
     dualEc = pki.server(['dual.test'], 'ec');
+    const dh = pki.dhparam();
     dp = await startDataplane(`http {
       ssl_session_timeout 10m;
       server {
@@ -64,6 +66,16 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
         ssl_certificate ${dualEc.certFile};
         ssl_certificate_key ${dualEc.keyFile};
         return 200 "dual\n";
+      }
+      server {
+        listen 127.0.0.1:${TUNED} ssl;
+        ssl_certificate ${rsa.certFile};
+        ssl_certificate_key ${rsa.keyFile};
+        ssl_protocols TLSv1.2;
+        ssl_ciphers AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256;
+        ssl_prefer_server_ciphers on;
+        ssl_dhparam "data:${dh}";
+        return 200 "$ssl_protocol $ssl_cipher\n";
       }
       server {
         listen 127.0.0.1:${CACHED} ssl;
@@ -197,6 +209,15 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     assert.match(out, /alert|error/i);
     const ok = await sClient(['-connect', `127.0.0.1:${PORT}`, '-servername', 'a.test', '-tls1_2']);
     assert.match(ok, /Protocol *: TLSv1\.2/);
+  });
+
+  test('ssl_ciphers, ssl_prefer_server_ciphers and ssl_dhparam shape the negotiation', async () => {
+    const preferred = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'AES128-GCM-SHA256:AES256-GCM-SHA384', '-ign_eof'], 'GET / HTTP/1.0\r\n\r\n');
+    assert.match(preferred, /TLSv1\.2 AES256-GCM-SHA384\n/);
+    const dhe = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'DHE-RSA-AES128-GCM-SHA256', '-ign_eof'], 'GET / HTTP/1.0\r\n\r\n');
+    assert.match(dhe, /TLSv1\.2 DHE-RSA-AES128-GCM-SHA256\n/);
+    const excluded = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']);
+    assert.match(excluded, /Cipher is \(NONE\)/);
   });
 
   test('sessions resume with tickets', async () => {
