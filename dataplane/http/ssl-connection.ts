@@ -69,7 +69,13 @@ function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, tim
     typeof name === 'string' && name !== '' ? addr.names.find(name.toLowerCase()).srv : addr.defaultSrv;
   // The server is chosen from the ClientHello when it arrived whole (nearly always); else by SNICallback.
   const sni = clientHelloServerName(first);
-  const chosen = (byName(sni).level.srv[sslIdx] as SslSrvConf).context ? (byName(sni).level.srv[sslIdx] as SslSrvConf) : def;
+  const named = byName(sni).level.srv[sslIdx] as SslSrvConf;
+  if (named.rejectHandshake) {
+    addr.runtime.cycle.log?.log('info', `client SSL handshake rejected while SSL handshaking, client: ${stripV4Mapped(socket.remoteAddress ?? '')}`);
+    socket.destroy();
+    return;
+  }
+  const chosen = named.context ? named : def;
   const tsock = new tls.TLSSocket(socket, {
     isServer: true,
     secureContext: chosen.context,
@@ -79,6 +85,7 @@ function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, tim
     server: chosen.sessions as unknown as net.Server | undefined,
     SNICallback: sni !== undefined ? undefined : (name, cb) => {
       const sc = byName(name).level.srv[sslIdx] as SslSrvConf;
+      if (sc.rejectHandshake) return cb(new Error('client SSL handshake rejected'), undefined);
       if (sc.context && sc.verifyClient !== def.verifyClient) {
         // Client certificates are a per-server choice: switch the verify mode with the context, as nginx does.
         (tsock as unknown as { _handle?: VerifyHandle })._handle?.setVerifyMode?.(sc.verifyClient !== 'off', false);

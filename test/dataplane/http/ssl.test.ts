@@ -12,6 +12,7 @@ const CACHED = 27104;
 const UNCACHED = 27105;
 const SPLITTER = 27106;
 const TUNED = 27107;
+const REJECTING = 27108;
 
 describe('TLS termination (ngx_http_ssl_module)', () => {
   let pki: TestPki;
@@ -66,6 +67,17 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
         ssl_certificate ${dualEc.certFile};
         ssl_certificate_key ${dualEc.keyFile};
         return 200 "dual\n";
+      }
+      server {
+        listen 127.0.0.1:${REJECTING} ssl default_server;
+        ssl_reject_handshake on;
+      }
+      server {
+        listen 127.0.0.1:${REJECTING} ssl;
+        server_name a.test;
+        ssl_certificate ${rsa.certFile};
+        ssl_certificate_key ${rsa.keyFile};
+        return 200 "known\n";
       }
       server {
         listen 127.0.0.1:${TUNED} ssl;
@@ -218,6 +230,15 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     assert.match(dhe, /TLSv1\.2 DHE-RSA-AES128-GCM-SHA256\n/);
     const excluded = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']);
     assert.match(excluded, /Cipher is \(NONE\)/);
+  });
+
+  test('ssl_reject_handshake on the default server refuses unknown and missing server names', async () => {
+    const known = await curl(['--http1.1', ...resolve('a.test', REJECTING), `https://a.test:${REJECTING}/`]);
+    assert.equal(known.body, 'known\n');
+    for (const sni of [['-servername', 'unknown.test'], ['-noservername']]) {
+      const out = await sClient(['-connect', `127.0.0.1:${REJECTING}`, ...sni]);
+      assert.match(out, /no peer certificate available/);
+    }
   });
 
   test('sessions resume with tickets', async () => {
