@@ -13,6 +13,7 @@ import { clientHelloServerName } from '../tls/client-hello.ts';
 import { Http1Connection, stripV4Mapped } from './connection.ts';
 import type { CoreSrvConf } from './core-conf.ts';
 import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
+import { peekConnection, type Peeked } from './peek.ts';
 import { httpSslModule, type SslSrvConf } from './modules/ssl.ts';
 import { startHttp2 } from './v2/connection.ts';
 import { httpV2Module, v2Conf } from './v2/module.ts';
@@ -27,6 +28,13 @@ const HELLO_MAX = 16384 + 5;
 /** ALPN names nginx accepts besides h2, in its order of preference. */
 const HTTP1_ALPN = ['http/1.1', 'http/1.0', 'http/0.9'];
 
+/** helloComplete says whether `buf` holds the whole first TLS record (or is not TLS, or is as much as we wait for). */
+function helloComplete(buf: Buffer): boolean {
+  if (buf[0] !== TLS_HANDSHAKE || buf.length >= HELLO_MAX) return true;
+  // A ClientHello split over TCP segments (post-quantum key shares make them ~1.8 KB) is read whole first.
+  return buf.length >= 5 && buf.length >= 5 + buf.readUInt16BE(3);
+}
+
 /** sslConnectionHandler is the ConnectionHandler of `listen … ssl` addresses. */
 export function sslConnectionHandler(socket: net.Socket, slot: ListenSlot): void {
   const addr = addrConfOf(slot, stripV4Mapped(socket.localAddress ?? ''));
@@ -37,30 +45,19 @@ export function sslConnectionHandler(socket: net.Socket, slot: ListenSlot): void
   };
   socket.on('error', () => {});
   socket.once('close', () => clearTimeout(timer));
-  let head: Buffer | undefined;
-  const onData = (chunk: Buffer): void => {
-    const first = head === undefined ? chunk : Buffer.concat([head, chunk]);
-    // A ClientHello split over TCP segments (post-quantum key shares make them ~1.8 KB) is read whole first.
-    if (first[0] === TLS_HANDSHAKE && first.length < HELLO_MAX && (first.length < 5 || first.length < 5 + first.readUInt16BE(3))) {
-      head = first;
-      return;
-    }
-    socket.off('data', onData);
-    socket.pause();
-    socket.unshift(first);
+  peekConnection(socket, addr, helloComplete, (first, peeked) => {
     if (first[0] !== TLS_HANDSHAKE && first[0] !== SSLV2_HELLO) {
       clearTimeout(timer);
-      const c = new Http1Connection(socket, slot);
+      const c = new Http1Connection(socket, slot, undefined, peeked);
       c.plainOnSslPort = true;
       socket.resume();
       return;
     }
-    handshake(socket, slot, addr, timer, first);
-  };
-  socket.on('data', onData);
+    handshake(socket, slot, addr, timer, first, peeked);
+  });
 }
 
-function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, timer: NodeJS.Timeout, first: Buffer): void {
+function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, timer: NodeJS.Timeout, first: Buffer, peeked: Peeked | undefined): void {
   const registry = addr.runtime.cycle.registry;
   const sslIdx = registry.index(httpSslModule);
   const v2Idx = registry.index(httpV2Module);
@@ -114,7 +111,7 @@ function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, tim
   tsock.once('secure', () => {
     secured = true;
     clearTimeout(timer);
-    if (tsock.alpnProtocol === 'h2') startHttp2(tsock, socket, slot);
-    else new Http1Connection(tsock, slot, tsock);
+    if (tsock.alpnProtocol === 'h2') startHttp2(tsock, socket, slot, peeked);
+    else new Http1Connection(tsock, slot, tsock, peeked);
   });
 }

@@ -12,7 +12,8 @@ import { IDLE_CLOSER } from '../../event/listeners.ts';
 import { Http1Connection, nextConnectionId, stripV4Mapped } from '../connection.ts';
 import { addrConfOf, type HttpAddrConf } from '../listen-ctx.ts';
 import { splitTarget, validateHost, type ParsedHead } from '../parser.ts';
-import { HttpRequest } from '../request.ts';
+import { HttpRequest, type ProxyProtocolInfo } from '../request.ts';
+import { peekConnection, type Peeked } from '../peek.ts';
 import { Http2Stream, type StreamOwner } from './stream.ts';
 import { httpV2Module, v2Conf } from './module.ts';
 
@@ -22,11 +23,11 @@ const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** startHttp2 runs an HTTP/2 session on `socket` (a negotiated TLSSocket, or `raw` itself for h2c). */
-export function startHttp2(socket: net.Socket, raw: net.Socket, slot: ListenSlot): void {
+export function startHttp2(socket: net.Socket, raw: net.Socket, slot: ListenSlot, peeked?: Peeked): void {
   // A server TLSSocket made outside tls.Server never clears `secureConnecting`, and node:http2 would wait
   // for a 'secureConnect' that servers never emit; the handshake is done, so say so.
   if ('encrypted' in socket) (socket as net.Socket & { secureConnecting?: boolean }).secureConnecting = false;
-  new Http2Connection(socket, raw, slot);
+  new Http2Connection(socket, raw, slot, peeked);
 }
 
 /**
@@ -35,16 +36,14 @@ export function startHttp2(socket: net.Socket, raw: net.Socket, slot: ListenSlot
  */
 export function h2cConnectionHandler(socket: net.Socket, slot: ListenSlot): void {
   socket.on('error', () => {});
-  socket.once('data', (first: Buffer) => {
-    socket.pause();
-    socket.unshift(first);
+  const addr = addrConfOf(slot, stripV4Mapped(socket.localAddress ?? ''));
+  peekConnection(socket, addr, (buf) => buf.length >= 3 || buf[0] !== PREFACE[0], (first, peeked) => {
     const n = Math.min(first.length, PREFACE.length);
-    const addr = addrConfOf(slot, stripV4Mapped(socket.localAddress ?? ''));
     const enabled = addr.http2 || v2Conf(addr.defaultSrv, addr.runtime.cycle.registry.index(httpV2Module)).enable;
     // node:http2 replays bytes already in the socket's buffer (the unshifted preface) into the session.
-    if (enabled && n >= 3 && first.subarray(0, n).equals(PREFACE.subarray(0, n))) startHttp2(socket, socket, slot);
+    if (enabled && n >= 3 && first.subarray(0, n).equals(PREFACE.subarray(0, n))) startHttp2(socket, socket, slot, peeked);
     else {
-      new Http1Connection(socket, slot);
+      new Http1Connection(socket, slot, undefined, peeked);
       socket.resume();
     }
   });
@@ -59,6 +58,7 @@ class Http2Connection implements StreamOwner {
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
   readonly slot: ListenSlot;
+  readonly proxyProtocol: ProxyProtocolInfo | undefined;
   readonly session: http2.ServerHttp2Session;
   readonly #streams = new Set<Http2Stream>();
   requests = 0;
@@ -66,8 +66,9 @@ class Http2Connection implements StreamOwner {
   #closing = false;
   #idleMs: number;
 
-  constructor(socket: net.Socket, raw: net.Socket, slot: ListenSlot) {
+  constructor(socket: net.Socket, raw: net.Socket, slot: ListenSlot, peeked: Peeked | undefined) {
     this.slot = slot;
+    this.proxyProtocol = peeked?.proxy ?? undefined;
     this.tls = 'encrypted' in socket ? (socket as tls.TLSSocket) : undefined;
     this.remoteAddress = stripV4Mapped(raw.remoteAddress ?? '');
     this.remotePort = raw.remotePort ?? 0;

@@ -7,7 +7,7 @@
 import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { NAME, VERSION } from '../../core/version.ts';
-import type { HttpRequest, BodyReader, ConnectionInfo, ResponseSink } from '../request.ts';
+import type { HttpRequest, BodyReader, ConnectionInfo, ProxyProtocolInfo, ResponseSink } from '../request.ts';
 import { wireStatus } from '../special.ts';
 import { absoluteLocation, httpDateNow } from '../write.ts';
 
@@ -20,6 +20,7 @@ export interface StreamOwner {
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
   readonly startTime: number;
+  readonly proxyProtocol: ProxyProtocolInfo | undefined;
   requests: number;
   streamDone(s: Http2Stream): void;
 }
@@ -68,6 +69,9 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   }
   get startTime(): number {
     return this.owner.startTime;
+  }
+  get proxyProtocol(): ProxyProtocolInfo | undefined {
+    return this.owner.proxyProtocol;
   }
   get requests(): number {
     return this.owner.requests;
