@@ -68,7 +68,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
-  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket) {
+  /** `peeked` says the PROXY header was already read before the TLS layer (see peek.ts). */
+  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket, peeked?: { proxy: ProxyProtocolInfo | null }) {
     this.socket = socket;
     this.slot = slot;
     this.tls = tls;
@@ -82,7 +83,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     socket.on('error', () => {});
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
-    this.proxyProtocol = proxyInfoOf(tls ?? socket);
+    // The PROXY header was read before any protocol (proxy-protocol.ts); peek.ts passes it on for TLS/h2c.
+    this.proxyProtocol = peeked ? (peeked.proxy ?? undefined) : proxyInfoOf(tls ?? socket);
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
     const st = (this.#stats = addr.runtime.main.stats);
     if (st) {
