@@ -17,6 +17,8 @@ export interface ModelOptions extends ClassOptions {
   /** watchNamespaces limits Ingresses to these namespaces (empty = all). */
   watchNamespaces?: string[];
   defaultCertificate: Certificate;
+  /** defaultCertificateSecret is `namespace/name` of a TLS Secret replacing defaultCertificate when valid. */
+  defaultCertificateSecret?: string;
   /** defaultBackendService is `namespace/name` of the Service answering unmatched requests. */
   defaultBackendService?: string;
   /** configMap is `namespace/name` of the global settings ConfigMap. */
@@ -56,6 +58,14 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
       globals = g.value;
       for (const e of g.errors) warn({ kind: 'ConfigMap', namespace: ns, name }, 'InvalidSetting', e);
     }
+  }
+
+  let defaultCertificate = opts.defaultCertificate;
+  if (opts.defaultCertificateSecret) {
+    const [ns, name] = splitRef(opts.defaultCertificateSecret, 'default');
+    const c = certificateFromSecret(store.get('Secret', ns, name), `${ns}/${name}`, '');
+    if (typeof c === 'string') warn({ kind: 'Secret', namespace: ns, name }, 'InvalidCertificate', `--default-ssl-certificate: ${c}; using a generated self-signed certificate`);
+    else defaultCertificate = c;
   }
 
   const mine = (store.list('Ingress') as Ingress[])
@@ -133,7 +143,7 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
         const c = tls.secretName ? certificateFromSecret(store.get('Secret', ns, tls.secretName), secretRef, host) : `no secretName for host ${host}`;
         if (typeof c === 'string') {
           warn(ref(ing), 'InvalidCertificate', `${c}; host ${host} uses the default certificate`);
-          s.certificate = opts.defaultCertificate;
+          s.certificate = defaultCertificate;
         } else s.certificate = c;
         if (ann.sslRedirect !== false) s.sslRedirect = true;
       }
@@ -160,7 +170,7 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
   }
 
   const def = server(DEFAULT_SERVER);
-  def.certificate = opts.defaultCertificate;
+  def.certificate = defaultCertificate;
   let defaultBackend: Backend | undefined;
   if (opts.defaultBackendService) {
     const [ns, name] = splitRef(opts.defaultBackendService, 'default');

@@ -1,0 +1,59 @@
+/**
+ * Raw JSON requests to the API server with the client library's authentication (kubeconfig or in-cluster).
+ * Raw on purpose: watch events arrive as plain JSON, so lists, reads and writes use the same plain shapes
+ * instead of the generated classes (which turn timestamps into Dates).
+ */
+import { KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import { KINDS, type Kind } from '../model/objects.ts';
+
+/** KubeResponse is a status and the decoded JSON body. */
+export interface KubeResponse {
+  status: number;
+  body: any;
+}
+
+/** loadKubeConfig reads --kubeconfig, or the in-cluster service account, or the default kubeconfig. */
+export function loadKubeConfig(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** kindPath is the collection URL path of a kind, in one namespace or across all. */
+export function kindPath(kind: Kind, namespace?: string): string {
+  const k = KINDS[kind];
+  const base = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
+  return k.namespaced && namespace ? `${base}/namespaces/${namespace}/${k.resource}` : `${base}/${k.resource}`;
+}
+
+/** KubeApi sends authenticated JSON requests. */
+export class KubeApi {
+  readonly kc: KubeConfig;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+  }
+
+  /** request sends one request; network errors throw, HTTP errors return their status. */
+  async request(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const url = cluster.server + path;
+    const ctx = new RequestContext(url, method as never);
+    await this.kc.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = contentType;
+    const res = await fetch(url, { method, headers, dispatcher: ctx.getDispatcher() as never, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    let json: unknown = undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = { message: text };
+    }
+    return { status: res.status, body: json };
+  }
+}
