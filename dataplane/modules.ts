@@ -7,8 +7,23 @@ import { coreModule, errlogModule } from './core/core-module.ts';
 import type { Module } from './core/module.ts';
 import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
+import { httpCoreModule } from './http/core-module.ts';
+import { httpModule } from './http/http-module.ts';
+import { httpMetricsModule } from './http/metrics/module.ts';
+import { httpRewriteModule } from './http/modules/rewrite.ts';
 
-export const MODULES: readonly Module[] = [coreModule, errlogModule, eventsModule, eventCoreModule];
+export const MODULES: readonly Module[] = [
+  // core
+  coreModule,
+  errlogModule,
+  eventsModule,
+  eventCoreModule,
+  httpModule,
+  // http: the first listed filter is the closest to the wire
+  httpCoreModule,
+  httpRewriteModule,
+  httpMetricsModule,
+];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */
 export function createRegistry(): Registry {
