@@ -80,8 +80,28 @@ export class Controller {
   /** start builds and starts a controller from flags. */
   static async start(flags: Flags, sink: DataplaneSink & { quit?: () => Promise<void> }, log = createLogger(flags.logLevel)): Promise<Controller> {
     let api: KubeApi | undefined;
-    if (!flags.manifests) api = new KubeApi(loadKubeConfig(flags.kubeconfig));
+    const identity = process.env['POD_NAME'] || `${os.hostname()}-${process.pid}`;
+    if (!flags.manifests) {
+      try {
+        api = new KubeApi(loadKubeConfig(flags.kubeconfig), `portico-controller/${identity}`);
+      } catch (e) {
+        throw new StartupError(`cannot load kubeconfig${flags.kubeconfig ? ` "${flags.kubeconfig}"` : ''}: ${(e as Error).message}`);
+      }
+    }
     const c = new Controller(flags, sink, log, api ? new KubeEventSink(api, log) : undefined, api);
+    try {
+      await c.#startParts(api);
+    } catch (e) {
+      await c.stop();
+      throw e;
+    }
+    return c;
+  }
+
+  async #startParts(api: KubeApi | undefined): Promise<void> {
+    const c = this;
+    const flags = this.#flags;
+    const log = this.log;
     await c.#listen();
     if (flags.manifests) {
       c.#folder = new FolderSource(flags.manifests, c.store, (scan) => {
@@ -89,10 +109,7 @@ export class Controller {
         if (scan.errors.length) log.error({ errors: scan.errors }, 'manifests have errors; keeping the last good set');
       });
       const scan = c.#folder.load();
-      if (scan.errors.length) {
-        await c.stop();
-        throw new StartupError(formatScan(scan));
-      }
+      if (scan.errors.length) throw new StartupError(formatScan(scan));
       c.#folder.watch();
       c.reconciler.enable();
     } else {
@@ -115,7 +132,6 @@ export class Controller {
       c.reconciler.enable();
       c.#elector.start();
     }
-    return c;
   }
 
   async #syncStatus(ingresses: import('./model/types.ts').ObjectRef[]): Promise<void> {

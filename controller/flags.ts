@@ -105,6 +105,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     leaseDuration: 15, renewInterval: 2, dataplane: 'master', debounceMs: 100, logLevel: 'info',
   };
   const args = [...argv];
+  let metricsPortSet = false;
   if (args[0] === 'run' || args[0] === 'conf') flags.command = args.shift() as 'run' | 'conf';
   while (args.length) {
     const arg = args.shift()!;
@@ -121,7 +122,9 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     else if (args.length === 0 || args[0]!.startsWith('--')) throw new UsageError(`--${name} needs a value`);
     else text = args.shift()!;
     (flags as unknown as Record<string, unknown>)[field] = value(name, kind, text);
+    if (field === 'metricsPort') metricsPortSet = true;
   }
+  if (!metricsPortSet) flags.metricsPort = flags.healthzPort;
   if (flags.dataplane !== 'master' && flags.dataplane !== 'none') throw new UsageError(`--dataplane: "${flags.dataplane}" is not master or none`);
   if (flags.manifests && flags.kubeconfig) throw new UsageError('--manifests and --kubeconfig exclude each other (folder mode or cluster mode)');
   if (flags.renewInterval >= flags.leaseDuration) throw new UsageError('--renew-interval must be shorter than --lease-duration');

@@ -32,9 +32,11 @@ export function kindPath(kind: Kind, namespace?: string): string {
 /** KubeApi sends authenticated JSON requests. */
 export class KubeApi {
   readonly kc: KubeConfig;
+  readonly userAgent: string;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: KubeConfig, userAgent = 'portico-controller') {
     this.kc = kc;
+    this.userAgent = userAgent;
   }
 
   /** request sends one request; network errors throw, HTTP errors return their status. */
@@ -44,7 +46,7 @@ export class KubeApi {
     const url = cluster.server + path;
     const ctx = new RequestContext(url, method as never);
     await this.kc.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json', 'user-agent': this.userAgent };
     if (body !== undefined) headers['content-type'] = contentType;
     const res = await fetch(url, { method, headers, dispatcher: ctx.getDispatcher() as never, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
     const text = await res.text();

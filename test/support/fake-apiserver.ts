@@ -62,6 +62,8 @@ export class FakeApiServer {
   compactedRv = 0;
   /** requests records "METHOD path" for assertions. */
   requests: string[] = [];
+  /** writes records "METHOD path user-agent" for every non-GET request. */
+  writes: string[] = [];
   #objects = new Map<string, Map<string, Obj>>();
   #history: { rv: number; resource: string; ns?: string; type: string; obj: Obj }[] = [];
   #watchers = new Set<Watcher>();
@@ -198,6 +200,7 @@ export class FakeApiServer {
   #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
     this.requests.push(`${req.method} ${url.pathname}${url.searchParams.get('watch') ? '?watch' : ''}`);
+    if (req.method !== 'GET') this.writes.push(`${req.method} ${url.pathname} ${req.headers['user-agent'] ?? ''}`);
     if (req.headers.authorization !== `Bearer ${this.token}`) return this.#send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'));
     const route = parsePath(url.pathname);
     if (!route || !KIND_OF[route.resource]) return this.#send(res, 404, statusBody(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
