@@ -125,8 +125,9 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     }
     if (ing.spec.defaultBackend) {
       const be = backendOf(ing, ing.spec.defaultBackend, ann);
+      // It serves what the Ingress's own hosts leave unmatched; an Ingress without rules (or with host-less
+      // rules) also provides the catch-all server's answer. It never captures other Ingresses' hosts.
       for (const host of hosts.size ? hosts : new Set([''])) add(host, { match: '', path: '/', rulePath: '/', backend: be, priority: 2 });
-      if (hosts.size) add('', { match: '', path: '/', rulePath: '/', backend: be, priority: 2 });
     }
     for (const host of hosts) {
       if (!host) continue;
@@ -179,9 +180,11 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     defaultBackend = be;
     if (be.upstream === null) warn({ kind: 'Service', namespace: ns, name }, 'BackendUnavailable', `--default-backend-service: ${be.reason}`);
     const ingress = { kind: 'Service', namespace: ns, name };
-    const i = def.locations.findIndex((l) => l.match === '' && l.path === '/');
-    const loc: LocationModel = { match: '', path: '/', rulePath: '/', ingress, backend: be, annotations: {}, priority: 3 };
-    if (i < 0) def.locations.push(loc);
+    // Every server answers what its Ingresses leave unmatched from the default backend (as ingress-nginx does).
+    for (const srv of servers.values()) {
+      if (srv.locations.some((l) => l.match === '' && l.path === '/')) continue;
+      srv.locations.push({ match: '', path: '/', rulePath: '/', ingress, backend: be, annotations: {}, priority: 3 });
+    }
   }
   for (const s of servers.values()) {
     if (s.certificate === undefined && !s.isDefault && globals.forceSslRedirect) s.sslRedirect = true;
