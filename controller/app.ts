@@ -104,11 +104,13 @@ export class Controller {
     const log = this.log;
     await c.#listen();
     if (flags.manifests) {
+      let initial = true; // the first scan's errors stop the start instead (StartupError)
       c.#folder = new FolderSource(flags.manifests, c.store, (scan) => {
         for (const w of scan.warnings) log.warn(w);
-        if (scan.errors.length) log.error({ errors: scan.errors }, 'manifests have errors; keeping the last good set');
+        if (scan.errors.length && !initial) log.error({ errors: scan.errors }, 'manifests have errors; keeping the last good set');
       });
       const scan = c.#folder.load();
+      initial = false;
       if (scan.errors.length) throw new StartupError(formatScan(scan));
       c.#folder.watch();
       c.reconciler.enable();
