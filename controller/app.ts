@@ -115,7 +115,7 @@ export class Controller {
       c.#folder.watch();
       c.reconciler.enable();
     } else {
-      c.#kube = new KubeSource(api!, c.store, { namespaces: flags.watchNamespace, log, metrics: c.metrics });
+      c.#kube = new KubeSource(api!, c.store, { namespaces: flags.watchNamespace, configMapNamespace: flags.configmap?.split('/')[0], log, metrics: c.metrics });
       const identity = process.env['POD_NAME'] || `${os.hostname()}-${process.pid}`;
       c.#elector = new LeaderElector(api!, {
         namespace: flags.electionNamespace,

@@ -18,6 +18,8 @@ export interface KubeSourceOptions {
   kinds?: Kind[];
   log: Logger;
   metrics?: ControllerMetrics;
+  /** configMapNamespace is where the --configmap lives; ConfigMaps are watched only there (none without it). */
+  configMapNamespace?: string;
   /** retryMs is the first restart delay after an informer error (doubles up to 30 s). */
   retryMs?: number;
 }
@@ -55,7 +57,16 @@ export class KubeSource {
     const kinds = this.#o.kinds ?? (Object.keys(KINDS) as Kind[]);
     const watch = new Watch(this.#api.kc);
     for (const kind of kinds) {
-      const scopes = KINDS[kind].namespaced && this.#o.namespaces.length ? this.#o.namespaces : [undefined];
+      let scopes: (string | undefined)[] = KINDS[kind].namespaced && this.#o.namespaces.length ? this.#o.namespaces : [undefined];
+      if (kind === 'ConfigMap') scopes = this.#o.configMapNamespace ? [this.#o.configMapNamespace] : [];
+      if (KINDS[kind].group === 'portico.dev') {
+        // Our CRDs may not be installed (folder-style installs, older charts): then that kind is simply absent.
+        const probe = await this.#api.request('GET', `${kindPath(kind, scopes[0])}?limit=1`).catch(() => undefined);
+        if (probe?.status === 404) {
+          this.#o.log.warn({ kind }, 'CustomResourceDefinition not installed; not watching this kind');
+          continue;
+        }
+      }
       for (const ns of scopes) {
         const path = kindPath(kind, ns);
         const list = async () => {

@@ -23,11 +23,11 @@ async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
-async function setup(api: FakeApiServer) {
+async function setup(api: FakeApiServer, namespaces: string[] = []) {
   const store = new Store();
   const sink = new FakeSink();
   const { log, lines } = captureLogger();
-  const source = new KubeSource(new KubeApi(loadKubeConfig(api.writeKubeconfig())), store, { namespaces: [], log, retryMs: 100 });
+  const source = new KubeSource(new KubeApi(loadKubeConfig(api.writeKubeconfig())), store, { namespaces, log, retryMs: 100 });
   const rec = new Reconciler(store, testOptions, sink, { debounceMs: 10, log });
   stops.push(() => source.stop());
   const started = source.start().then(() => rec.enable());
@@ -133,4 +133,19 @@ test('an unreachable API server keeps the last configuration, and changes flow a
   api.apply(ingress('default', 'c', 'c.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
   await until('change after the outage', () => /c\.example\.com/.test(text()), 8000);
   assert.match(text(), /a\.example\.com/);
+});
+
+test('a missing CRD does not block the sync; --watch-namespace limits what is seen', async () => {
+  const api = await new FakeApiServer().start();
+  stops.push(() => api.stop());
+  api.uninstalled.add('mailproxies');
+  seed(api, ['a']);
+  api.apply(ingress('team-b', 'other', 'other.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
+  const { started, text, lines } = await setup(api, ['default']);
+  await started;
+  await until('first apply', () => /a\.example\.com/.test(text()));
+  assert.doesNotMatch(text(), /other\.example\.com/);
+  assert.ok(lines.some((l) => l['msg'] === 'CustomResourceDefinition not installed; not watching this kind' && l['kind'] === 'MailProxy'));
+  assert.ok(api.requests.includes('GET /apis/networking.k8s.io/v1/namespaces/default/ingresses'));
+  assert.ok(!api.requests.some((r) => r.startsWith('GET /api/v1/configmaps')), 'no ConfigMaps watched without --configmap');
 });

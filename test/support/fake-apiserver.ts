@@ -62,6 +62,8 @@ export class FakeApiServer {
   compactedRv = 0;
   /** requests records "METHOD path" for assertions. */
   requests: string[] = [];
+  /** uninstalled resources answer 404, like a CRD that is not installed. */
+  uninstalled = new Set<string>();
   /** writes records "METHOD path user-agent" for every non-GET request. */
   writes: string[] = [];
   #objects = new Map<string, Map<string, Obj>>();
@@ -203,7 +205,7 @@ export class FakeApiServer {
     if (req.method !== 'GET') this.writes.push(`${req.method} ${url.pathname} ${req.headers['user-agent'] ?? ''}`);
     if (req.headers.authorization !== `Bearer ${this.token}`) return this.#send(res, 401, statusBody(401, 'Unauthorized', 'Unauthorized'));
     const route = parsePath(url.pathname);
-    if (!route || !KIND_OF[route.resource]) return this.#send(res, 404, statusBody(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
+    if (!route || !KIND_OF[route.resource] || this.uninstalled.has(route.resource)) return this.#send(res, 404, statusBody(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
     let text = '';
     req.setEncoding('utf8');
     req.on('data', (c) => (text += c));
