@@ -9,6 +9,7 @@ import type { Flags } from './flags.ts';
 import { LeaderElector } from './leader.ts';
 import { type Logger, createLogger } from './log.ts';
 import { ControllerMetrics } from './metrics.ts';
+import type { Model } from './model/types.ts';
 import type { PipelineOptions } from './pipeline.ts';
 import { Reconciler } from './reconcile.ts';
 import { redactTree } from './render/peers.ts';
@@ -72,7 +73,7 @@ export class Controller {
       events,
       metrics: this.metrics,
       onResult: (r, model) => {
-        if (model && r.action !== 'waiting' && this.#elector?.leading) void this.#syncStatus(model.ingresses);
+        if (model && r.action !== 'waiting' && this.#elector?.leading) void this.#syncStatus(model, r.action !== 'rejected');
       },
     });
   }
@@ -127,7 +128,7 @@ export class Controller {
         onChange: (leading) => {
           c.metrics.leader.set({ name: flags.electionId }, leading ? 1 : 0);
           const m = c.reconciler.model;
-          if (leading && m) void c.#syncStatus(m.ingresses);
+          if (leading && m) void c.#syncStatus(m, c.reconciler.lastOk);
         },
       });
       await c.#kube.start();
@@ -136,10 +137,12 @@ export class Controller {
     }
   }
 
-  async #syncStatus(ingresses: import('./model/types.ts').ObjectRef[]): Promise<void> {
+  async #syncStatus(model: Model, applied: boolean): Promise<void> {
     try {
-      const n = await this.#status?.sync(ingresses);
+      const n = await this.#status?.sync(model.ingresses);
       if (n) this.log.info({ written: n }, 'Ingress status updated');
+      const m = await this.#status?.syncMail(model.mailConditions, applied);
+      if (m) this.log.info({ written: m }, 'MailProxy status updated');
     } catch (e) {
       this.log.warn({ error: (e as Error).message }, 'Ingress status update failed');
     }

@@ -12,6 +12,6 @@ export type PipelineOptions = ModelOptions & RenderOptions;
 
 /** renderStore builds the model from the store and renders it. */
 export function renderStore(store: Store, opts: PipelineOptions): { model: Model; tree: ConfTree } {
-  const model = buildModel(store, opts);
+  const model = buildModel(store, { ...opts, reservedPorts: [opts.httpPort, opts.httpsPort] });
   return { model, tree: render(model, opts) };
 }

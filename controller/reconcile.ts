@@ -41,6 +41,7 @@ export class Reconciler {
   #lastGood?: ConfTree;
   #lastModel?: Model;
   #seenEvents = new Set<string>();
+  #lastOk = false;
 
   constructor(store: Store, opts: PipelineOptions, sink: DataplaneSink, o: ReconcilerOptions) {
     this.#store = store;
@@ -58,6 +59,11 @@ export class Reconciler {
   /** current is the last tree the dataplane accepted. */
   get current(): ConfTree | undefined {
     return this.#lastGood;
+  }
+
+  /** lastOk tells whether the last pass left the dataplane serving the last render. */
+  get lastOk(): boolean {
+    return this.#lastOk;
   }
 
   /** model is the model of the last render. */
@@ -122,6 +128,7 @@ export class Reconciler {
       result = { ok: false, error: (e as Error).message };
     }
     this.#o.metrics?.applySeconds.observe({ kind: peersOnly ? 'peers' : 'full' }, (performance.now() - t1) / 1000);
+    this.#lastOk = result.ok;
     if (result.ok) {
       this.#lastHash = hash;
       this.#lastStructure = structureHash;

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import type { Logger } from './log.ts';
+import type { MailCondition } from './model/mail.ts';
 import type { ObjectRef } from './model/types.ts';
 import type { KubeApi } from './sources/kubeapi.ts';
 import type { Store } from './store.ts';
@@ -66,6 +67,36 @@ export class StatusUpdater {
       const r = await this.#api.request('PUT', path, { ...ing, status: { loadBalancer: { ingress: addrs } } });
       if (r.status === 200) written++;
       else this.#o.log.warn({ ingress: `${ref.namespace}/${ref.name}`, status: r.status, message: r.body?.message }, 'Ingress status update failed');
+    }
+    return written;
+  }
+
+  /** syncMail writes Accepted and Programmed conditions on MailProxies; it returns how many were written. */
+  async syncMail(conditions: MailCondition[], applied: boolean): Promise<number> {
+    let written = 0;
+    for (const c of conditions) {
+      const mp = this.#store.get('MailProxy', c.proxy.namespace, c.proxy.name);
+      if (!mp) continue;
+      const want = [
+        { type: 'Accepted', status: c.accepted ? 'True' : 'False', reason: c.reason, message: c.message },
+        c.accepted
+          ? applied
+            ? { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'the dataplane serves this configuration' }
+            : { type: 'Programmed', status: 'False', reason: 'Pending', message: 'the dataplane has not accepted the configuration' }
+          : { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'not accepted' },
+      ];
+      const have = (mp.status?.conditions ?? []) as Record<string, unknown>[];
+      const same = want.every((w) => have.some((h) => h['type'] === w.type && h['status'] === w.status && h['reason'] === w.reason && h['message'] === w.message && h['observedGeneration'] === c.generation));
+      if (same) continue;
+      const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      const conditionsOut = want.map((w) => {
+        const old = have.find((h) => h['type'] === w.type);
+        return { ...w, observedGeneration: c.generation, lastTransitionTime: old && old['status'] === w.status ? old['lastTransitionTime'] : now };
+      });
+      const path = `/apis/portico.dev/v1alpha1/namespaces/${c.proxy.namespace}/mailproxies/${c.proxy.name}/status`;
+      const r = await this.#api.request('PUT', path, { ...mp, status: { ...(mp.status ?? {}), conditions: conditionsOut } });
+      if (r.status === 200) written++;
+      else this.#o.log.warn({ mailproxy: `${c.proxy.namespace}/${c.proxy.name}`, status: r.status }, 'MailProxy status update failed');
     }
     return written;
   }

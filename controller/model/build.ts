@@ -9,6 +9,7 @@ import { type Upstreams, resolveBackend } from './backends.ts';
 import { certificateFromSecret, secretText } from './certificates.ts';
 import { type ClassOptions, isOurs } from './ingressclass.ts';
 import { type Ingress, type IngressBackend, byAge } from './objects.ts';
+import { buildMail } from './mail.ts';
 import { checkIngress, locationsFor } from './paths.ts';
 import type { Backend, Certificate, LocationModel, Model, ModelEvent, ObjectRef, ServerModel } from './types.ts';
 
@@ -23,6 +24,8 @@ export interface ModelOptions extends ClassOptions {
   defaultBackendService?: string;
   /** configMap is `namespace/name` of the global settings ConfigMap. */
   configMap?: string;
+  /** reservedPorts are taken by the HTTP listeners (a MailProxy listener on one is refused). */
+  reservedPorts?: number[];
 }
 
 /** DEFAULT_SERVER is the catch-all server's name. */
@@ -191,6 +194,8 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     s.aliases.sort();
     s.locations.sort(byLocation);
   }
+  const mail = buildMail(store, opts.reservedPorts ?? []);
+  events.push(...mail.events);
   const sorted = [...servers.values()].sort((a, b) => (a.isDefault !== b.isDefault ? (a.isDefault ? -1 : 1) : a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
   return {
     servers: sorted,
@@ -198,6 +203,8 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     events,
     ingresses: mains.concat(accepted.filter((a) => a.ann.canary)).map((a) => ref(a.ing)),
     defaultBackend,
+    mail: mail.servers,
+    mailConditions: mail.conditions,
   };
 }
 

@@ -3,6 +3,7 @@
  * the store; the renderer turns it into a ConfTree. Everything here is sorted so renders are deterministic.
  */
 import type { Annotations } from '../annotations/table.ts';
+import type { MailCondition, MailServerModel } from './mail.ts';
 
 /** ObjectRef names the object an event is about. */
 export interface ObjectRef {
@@ -89,6 +90,9 @@ export interface Model {
   events: ModelEvent[];
   /** ingresses are the accepted Ingresses this controller serves (their status gets our address). */
   ingresses: ObjectRef[];
+  /** mail lists the MailProxy listeners; mailConditions their Accepted verdicts (for status). */
+  mail: MailServerModel[];
+  mailConditions: MailCondition[];
   /** defaultBackend is --default-backend-service's backend (custom-http-errors go there), when configured. */
   defaultBackend?: Backend;
 }

@@ -5,6 +5,7 @@
  */
 import { type ConfDirective, type ConfTree, directive as d } from '../../dataplane/core/tree.ts';
 import type { Model, ServerModel, UpstreamModel } from '../model/types.ts';
+import { renderMail } from './mail.ts';
 import { PROXY_HEADERS, type RenderContext, renderLocation } from './location.ts';
 
 /** RenderOptions are the listen ports and process settings. */
@@ -82,6 +83,6 @@ export function render(model: Model, opts: RenderOptions): ConfTree {
   ];
   const tree: ConfTree = [];
   if (opts.workerProcesses !== undefined) tree.push(d('worker_processes', [String(opts.workerProcesses)]));
-  tree.push(d('events', [], []), d('http', [], http));
+  tree.push(d('events', [], []), d('http', [], http), ...renderMail(model.mail, opts.listenAddress));
   return tree;
 }

@@ -58,3 +58,22 @@ test('--publish-service copies the Service load balancer address into Ingress st
   // The missing backend is reported as a Kubernetes Event on the Ingress.
   await waitFor('event', () => api.list('Event').some((e) => e['involvedObject']?.name === 'pub' && e['reason'] === 'BackendUnavailable'));
 });
+
+test('MailProxy status conditions say Accepted/Programmed, with the reason when not accepted', async () => {
+  const api = await new FakeApiServer().start();
+  cleanup.push(() => api.stop());
+  api.apply({ kind: 'MailProxy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'good', namespace: 'mail', generation: 3 }, spec: { listeners: [{ name: 's', port: 21125, protocol: 'smtp' }], auth: { url: 'http://127.0.0.1:9/auth' } } } as unknown as Obj);
+  api.apply({ kind: 'MailProxy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'bad', namespace: 'mail' }, spec: { listeners: [{ name: 's', port: 21126, protocol: 'smtp' }], auth: { service: { name: 'nosuch', port: { number: 80 } } } } } as unknown as Obj);
+  const c = await startPortico(flags(api.writeKubeconfig()), 21104, { POD_NAME: 'mail' });
+  cleanup.push(() => c.stop());
+  const cond = (name: string, type: string) => (api.get('MailProxy', 'mail', name)?.['status']?.conditions ?? []).find((x: { type: string }) => x.type === type);
+  await waitFor('conditions written', () => cond('good', 'Programmed') !== undefined && cond('bad', 'Accepted') !== undefined);
+  assert.deepEqual({ ...cond('good', 'Accepted'), lastTransitionTime: undefined }, { type: 'Accepted', status: 'True', reason: 'Accepted', message: '1 listener(s)', observedGeneration: 3, lastTransitionTime: undefined });
+  assert.equal(cond('good', 'Programmed').status, 'True');
+  assert.equal(cond('bad', 'Accepted').status, 'False');
+  assert.equal(cond('bad', 'Accepted').reason, 'InvalidAuth');
+  assert.match(cond('bad', 'Accepted').message, /auth service mail\/nosuch not found/);
+  const writes = api.writes.filter((w) => w.includes('mailproxies'));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(api.writes.filter((w) => w.includes('mailproxies')).length, writes.length, 'unchanged conditions are not rewritten');
+});
