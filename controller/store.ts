@@ -11,6 +11,8 @@ export type StoreListener = (kind: Kind) => void;
 export class Store {
   #maps = new Map<Kind, Map<string, KubeObject>>();
   #listeners: StoreListener[] = [];
+  /** #sorted caches list() per kind until the next write of that kind (the model lists kinds many times). */
+  #sorted = new Map<Kind, KubeObject[]>();
 
   constructor() {
     for (const kind of Object.keys(KINDS) as Kind[]) this.#maps.set(kind, new Map());
@@ -22,6 +24,7 @@ export class Store {
   }
 
   #emit(kind: Kind): void {
+    this.#sorted.delete(kind);
     for (const fn of this.#listeners) fn(kind);
   }
 
@@ -51,9 +54,14 @@ export class Store {
     return this.#maps.get(kind)!.get(namespace ? `${namespace}/${name}` : name);
   }
 
-  /** list returns all objects of a kind, sorted by key. */
-  list(kind: Kind): KubeObject[] {
-    const m = this.#maps.get(kind)!;
-    return [...m.keys()].sort().map((k) => m.get(k)!);
+  /** list returns all objects of a kind, sorted by key; the array is shared and must not be modified. */
+  list(kind: Kind): readonly KubeObject[] {
+    let l = this.#sorted.get(kind);
+    if (!l) {
+      const m = this.#maps.get(kind)!;
+      l = [...m.keys()].sort().map((k) => m.get(k)!);
+      this.#sorted.set(kind, l);
+    }
+    return l;
   }
 }

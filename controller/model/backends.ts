@@ -22,13 +22,30 @@ export function upstreamName(namespace: string, service: string, port: string | 
   return `${namespace}_${service}_${port}`;
 }
 
+const SLICE_INDEX = new WeakMap<readonly KubeObject[], Map<string, KubeObject[]>>();
+
+/** slicesOf returns a Service's EndpointSlices through an index built once per store version. */
+export function slicesOf(store: Store, svc: KubeObject): KubeObject[] {
+  const all = store.list('EndpointSlice');
+  let index = SLICE_INDEX.get(all);
+  if (!index) {
+    index = new Map();
+    for (const s of all) {
+      const key = `${s.metadata.namespace}/${s.metadata.labels?.[SERVICE_NAME_LABEL] ?? ''}`;
+      const l = index.get(key);
+      if (l) l.push(s);
+      else index.set(key, [s]);
+    }
+    SLICE_INDEX.set(all, index);
+  }
+  return index.get(`${svc.metadata.namespace}/${svc.metadata.name}`) ?? [];
+}
+
 /** endpointPeers lists ready endpoint addresses for a Service port; serving-but-terminating ones only if no ready one exists. */
 export function endpointPeers(store: Store, svc: KubeObject, portName: string | undefined): string[] {
-  const ns = svc.metadata.namespace;
   const ready = new Set<string>();
   const serving = new Set<string>();
-  for (const slice of store.list('EndpointSlice')) {
-    if (slice.metadata.namespace !== ns || slice.metadata.labels?.[SERVICE_NAME_LABEL] !== svc.metadata.name) continue;
+  for (const slice of slicesOf(store, svc)) {
     const ports = (slice['ports'] as { name?: string; port?: number }[] | undefined) ?? [];
     const port = ports.find((p) => (p.name ?? '') === (portName ?? ''));
     if (!port?.port) continue;
@@ -57,17 +74,18 @@ export function resolveBackend(store: Store, namespace: string, backend: Ingress
   const sp = port?.name !== undefined ? ports.find((p) => p.name === port.name) : ports.find((p) => p.port === port?.number);
   const portLabel = port?.name ?? port?.number ?? '';
   if (!sp) return { upstream: null, service: name, reason: `service ${namespace}/${name} has no port ${portLabel}` };
-  let peers: string[];
-  if (svc.spec?.type === 'ExternalName') peers = [`${svc.spec.externalName}:${sp.port}`];
-  else if (ann.serviceUpstream) peers = svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? [hostPort(svc.spec.clusterIP, sp.port)] : [];
-  else peers = endpointPeers(store, svc, sp.name);
-  if (peers.length === 0) return { upstream: null, service: name, reason: `service ${namespace}/${name} has no ready endpoints` };
   const sticky = ann.affinity === 'cookie' ? { name: ann.sessionCookieName ?? 'INGRESSCOOKIE', path: ann.sessionCookiePath ?? '/', maxAge: ann.sessionCookieMaxAge, samesite: ann.sessionCookieSamesite } : undefined;
   const variant = { service: ann.serviceUpstream === true, balancer: ann.loadBalance ?? 'round_robin', hashBy: ann.upstreamHashBy, sticky };
   // Ingresses that configure the same Service port differently get distinct upstreams (suffix = hash of the variant).
   const plain = !variant.service && variant.balancer === 'round_robin' && !variant.hashBy && !sticky;
   const base = upstreamName(namespace, name, sp.port);
   const up = plain ? base : `${base}_${crypto.createHash('sha256').update(JSON.stringify(variant)).digest('hex').slice(0, 8)}`;
-  if (!upstreams.has(up)) upstreams.set(up, { name: up, peers, balancer: variant.balancer, hashBy: variant.hashBy, sticky });
+  if (upstreams.has(up)) return { upstream: up, service: name };
+  let peers: string[];
+  if (svc.spec?.type === 'ExternalName') peers = [`${svc.spec.externalName}:${sp.port}`];
+  else if (ann.serviceUpstream) peers = svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? [hostPort(svc.spec.clusterIP, sp.port)] : [];
+  else peers = endpointPeers(store, svc, sp.name);
+  if (peers.length === 0) return { upstream: null, service: name, reason: `service ${namespace}/${name} has no ready endpoints` };
+  upstreams.set(up, { name: up, peers, balancer: variant.balancer, hashBy: variant.hashBy, sticky });
   return { upstream: up, service: name };
 }

@@ -3,7 +3,7 @@
  * Ingress model: invalid MailProxies are not accepted (their status says why) and never break the others.
  */
 import type { Store } from '../store.ts';
-import { upstreamName } from './backends.ts';
+import { slicesOf, upstreamName } from './backends.ts';
 import { certificateFromSecret } from './certificates.ts';
 import { type KubeObject, byAge } from './objects.ts';
 import type { Certificate, ModelEvent, ObjectRef } from './types.ts';
@@ -43,7 +43,7 @@ export function buildMail(store: Store, reservedPorts: number[]): { servers: Mai
   const conditions: MailCondition[] = [];
   const events: ModelEvent[] = [];
   const taken = new Map<number, string>(reservedPorts.map((p) => [p, 'the HTTP listeners']));
-  for (const mp of store.list('MailProxy').sort(byAge)) {
+  for (const mp of [...store.list('MailProxy')].sort(byAge)) {
     const ns = mp.metadata.namespace ?? 'default';
     const ref: ObjectRef = { kind: 'MailProxy', namespace: ns, name: mp.metadata.name, uid: mp.metadata.uid };
     const reject = (reason: string, message: string) => {
@@ -120,7 +120,7 @@ function resolveAuth(store: Store, ns: string, auth: KubeObject['spec']): string
   // auth_http takes one address: the ClusterIP when there is one (stable across endpoint churn), else the first
   // ready endpoint (folder mode, headless Services).
   if (svc.spec?.clusterIP && svc.spec.clusterIP !== 'None') return `http://${svc.spec.clusterIP}:${sp.port}${path}`;
-  const slices = store.list('EndpointSlice').filter((s) => s.metadata.namespace === ns && s.metadata.labels?.['kubernetes.io/service-name'] === ref.name);
+  const slices = slicesOf(store, svc);
   for (const s of slices) {
     const port = ((s['ports'] ?? []) as { name?: string; port?: number }[]).find((p) => (p.name ?? '') === (sp.name ?? ''))?.port;
     const ep = ((s['endpoints'] ?? []) as { addresses?: string[]; conditions?: { ready?: boolean } }[]).find((e) => e.conditions?.ready !== false && e.addresses?.length);

@@ -11,14 +11,14 @@ import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { printConf } from '../../dataplane/core/print.ts';
-import type { ConfDirective, ConfTree } from '../../dataplane/core/tree.ts';
-import { createRegistry } from '../../dataplane/modules.ts';
+import type { ConfTree } from '../../dataplane/core/tree.ts';
 import type { KubeObject } from '../../controller/model/objects.ts';
 import { renderStore } from '../../controller/pipeline.ts';
 import { Store } from '../../controller/store.ts';
 import { certificateFromSecret } from '../../controller/model/certificates.ts';
 import { selfSignedCertificate } from '../../controller/tls/selfsigned.ts';
 import { startDataplane, type Dataplane } from '../support/dataplane.ts';
+import { substitute, unknownDirectives } from '../support/dataplane-coverage.ts';
 import { ingress, service, slice, testOptions } from '../support/controller-fixtures.ts';
 
 const HTTP_PORT = 21201;
@@ -111,31 +111,6 @@ function upstreamOf(name: string): string {
   return `default_${name}_80`;
 }
 
-function known(tree: ConfTree): boolean {
-  const reg = createRegistry();
-  const walk = (b: ConfDirective[]): boolean => b.every((d) => (reg.directives(d.name) !== undefined || d.name === '') && (!d.block || d.name === 'map' || d.name === 'split_clients' || d.name === 'types' || walk(d.block)));
-  return walk(tree);
-}
-
-/** substitute keeps what the HTTP core knows today: servers, names, plain-HTTP listens, locations, returns. */
-function substitute(tree: ConfTree): ConfTree {
-  const http = tree.find((d) => d.name === 'http')!;
-  const servers = http.block!.filter((d) => d.name === 'server').map((srv) => ({
-    name: 'server',
-    args: [],
-    block: srv.block!.flatMap((d): ConfDirective[] => {
-      if (d.name === 'listen') return d.args.includes('ssl') ? [] : [d];
-      if (d.name === 'server_name') return [d];
-      if (d.name !== 'location' || d.args[0]!.startsWith('@') || d.block!.some((x) => x.name === 'internal')) return [];
-      const pass = d.block!.find((x) => x.name === 'proxy_pass');
-      const ret = d.block!.find((x) => x.name === 'return');
-      const body = pass ? [{ name: 'return', args: ['200', pass.args[0]!.replace('http://', '')] }] : ret ? [ret] : [];
-      return [{ name: 'location', args: d.args, block: body }];
-    }),
-  }));
-  return [{ name: 'events', args: [], block: [] }, { name: 'http', args: [], block: servers }];
-}
-
 describe('Ingress routing table (manifests → controller → dataplane → HTTP)', () => {
   let dp: Dataplane;
   const backends: http.Server[] = [];
@@ -147,7 +122,7 @@ describe('Ingress routing table (manifests → controller → dataplane → HTTP
     for (const o of objects()) store.upsert(o.kind as never, o);
     const r = renderStore(store, { ...testOptions, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, listenAddress: '127.0.0.1', defaultBackendService: 'default/def' });
     tree = r.tree;
-    real = known(tree);
+    real = unknownDirectives(tree).length === 0;
     if (real) {
       for (const [i, s] of SERVICES.entries()) {
         const srv = http.createServer((_req, res) => res.end(upstreamOf(s)));

@@ -1,4 +1,5 @@
-// Which rendered directives the dataplane on this branch does not know yet (end-to-end tests skip until none).
+// Which rendered directives the dataplane on this branch does not know yet (end-to-end tests skip until none),
+// and the substitute tree used meanwhile: proxy_pass U becomes return 200 "U", unknown directives are dropped.
 import type { ConfDirective, ConfTree } from '../../dataplane/core/tree.ts';
 import { createRegistry } from '../../dataplane/modules.ts';
 
@@ -16,4 +17,23 @@ export function unknownDirectives(tree: ConfTree): string[] {
   };
   walk(tree);
   return [...out].sort();
+}
+
+/** substitute keeps what the HTTP core knows today: servers, names, plain-HTTP listens, locations, returns. */
+export function substitute(tree: ConfTree): ConfTree {
+  const http = tree.find((d) => d.name === 'http')!;
+  const servers = http.block!.filter((d) => d.name === 'server').map((srv) => ({
+    name: 'server',
+    args: [],
+    block: srv.block!.flatMap((d): ConfDirective[] => {
+      if (d.name === 'listen') return d.args.includes('ssl') ? [] : [d];
+      if (d.name === 'server_name') return [d];
+      if (d.name !== 'location' || d.args[0]!.startsWith('@') || d.block!.some((x) => x.name === 'internal')) return [];
+      const pass = d.block!.find((x) => x.name === 'proxy_pass');
+      const ret = d.block!.find((x) => x.name === 'return');
+      const body = pass ? [{ name: 'return', args: ['200', pass.args[0]!.replace('http://', '')] }] : ret ? [ret] : [];
+      return [{ name: 'location', args: d.args, block: body }];
+    }),
+  }));
+  return [{ name: 'events', args: [], block: [] }, { name: 'http', args: [], block: servers }];
 }
