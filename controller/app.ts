@@ -141,8 +141,8 @@ export class Controller {
     try {
       const n = await this.#status?.sync(model.ingresses);
       if (n) this.log.info({ written: n }, 'Ingress status updated');
-      const m = await this.#status?.syncMail(model.mailConditions, applied);
-      if (m) this.log.info({ written: m }, 'MailProxy status updated');
+      const m = await this.#status?.syncConditions(model.conditions, applied);
+      if (m) this.log.info({ written: m }, 'custom resource status updated');
     } catch (e) {
       this.log.warn({ error: (e as Error).message }, 'Ingress status update failed');
     }

@@ -5,9 +5,8 @@
  */
 import net from 'node:net';
 import type { Logger } from './log.ts';
-import type { MailCondition } from './model/mail.ts';
-import type { ObjectRef } from './model/types.ts';
-import type { KubeApi } from './sources/kubeapi.ts';
+import type { ObjectRef, ResourceCondition } from './model/types.ts';
+import { type KubeApi, kindPath } from './sources/kubeapi.ts';
 import type { Store } from './store.ts';
 
 /** LoadBalancerIngress is one address in an Ingress status. */
@@ -71,11 +70,12 @@ export class StatusUpdater {
     return written;
   }
 
-  /** syncMail writes Accepted and Programmed conditions on MailProxies; it returns how many were written. */
-  async syncMail(conditions: MailCondition[], applied: boolean): Promise<number> {
+  /** syncConditions writes Accepted and Programmed conditions on our custom resources; it returns how many were written. */
+  async syncConditions(conditions: ResourceCondition[], applied: boolean): Promise<number> {
     let written = 0;
     for (const c of conditions) {
-      const mp = this.#store.get('MailProxy', c.proxy.namespace, c.proxy.name);
+      const kind = c.object.kind as 'MailProxy' | 'HTTPRoutePolicy';
+      const mp = this.#store.get(kind, c.object.namespace, c.object.name);
       if (!mp) continue;
       const want = [
         { type: 'Accepted', status: c.accepted ? 'True' : 'False', reason: c.reason, message: c.message },
@@ -93,10 +93,10 @@ export class StatusUpdater {
         const old = have.find((h) => h['type'] === w.type);
         return { ...w, observedGeneration: c.generation, lastTransitionTime: old && old['status'] === w.status ? old['lastTransitionTime'] : now };
       });
-      const path = `/apis/portico.dev/v1alpha1/namespaces/${c.proxy.namespace}/mailproxies/${c.proxy.name}/status`;
+      const path = `${kindPath(kind, c.object.namespace)}/${c.object.name}/status`;
       const r = await this.#api.request('PUT', path, { ...mp, status: { ...(mp.status ?? {}), conditions: conditionsOut } });
       if (r.status === 200) written++;
-      else this.#o.log.warn({ mailproxy: `${c.proxy.namespace}/${c.proxy.name}`, status: r.status }, 'MailProxy status update failed');
+      else this.#o.log.warn({ kind, object: `${c.object.namespace}/${c.object.name}`, status: r.status }, 'status update failed');
     }
     return written;
   }

@@ -22,7 +22,7 @@ export interface Annotations {
   proxyNextUpstream?: string[];
   proxyNextUpstreamTries?: number;
   proxyBuffering?: 'on' | 'off';
-  loadBalance?: 'round_robin' | 'ewma' | 'least_conn';
+  loadBalance?: 'round_robin' | 'ewma' | 'least_conn' | 'ip_hash' | 'random';
   upstreamHashBy?: string;
   affinity?: 'cookie';
   sessionCookieName?: string;
@@ -61,6 +61,13 @@ export interface Annotations {
   xForwardedPrefix?: string;
   serverAlias?: string[];
   serviceUpstream?: boolean;
+  // Set only by an HTTPRoutePolicy's spec.policy (no annotation says these):
+  hashConsistent?: boolean;
+  proxyNextUpstreamTimeout?: string;
+  limitRpm?: number;
+  limitBurst?: number;
+  limitKey?: string;
+  limitStatus?: number;
 }
 
 /** Scope says where an annotation acts: the Ingress's locations, its servers (hosts), or its upstreams. */

@@ -75,7 +75,7 @@ export function resolveBackend(store: Store, namespace: string, backend: Ingress
   const portLabel = port?.name ?? port?.number ?? '';
   if (!sp) return { upstream: null, service: name, reason: `service ${namespace}/${name} has no port ${portLabel}` };
   const sticky = ann.affinity === 'cookie' ? { name: ann.sessionCookieName ?? 'INGRESSCOOKIE', path: ann.sessionCookiePath ?? '/', maxAge: ann.sessionCookieMaxAge, samesite: ann.sessionCookieSamesite } : undefined;
-  const variant = { service: ann.serviceUpstream === true, balancer: ann.loadBalance ?? 'round_robin', hashBy: ann.upstreamHashBy, sticky };
+  const variant = { service: ann.serviceUpstream === true, balancer: ann.loadBalance ?? 'round_robin', hashBy: ann.upstreamHashBy, consistent: ann.hashConsistent, sticky };
   // Ingresses that configure the same Service port differently get distinct upstreams (suffix = hash of the variant).
   const plain = !variant.service && variant.balancer === 'round_robin' && !variant.hashBy && !sticky;
   const base = upstreamName(namespace, name, sp.port);
@@ -86,6 +86,6 @@ export function resolveBackend(store: Store, namespace: string, backend: Ingress
   else if (ann.serviceUpstream) peers = svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? [hostPort(svc.spec.clusterIP, sp.port)] : [];
   else peers = endpointPeers(store, svc, sp.name);
   if (peers.length === 0) return { upstream: null, service: name, reason: `service ${namespace}/${name} has no ready endpoints` };
-  upstreams.set(up, { name: up, peers, balancer: variant.balancer, hashBy: variant.hashBy, sticky });
+  upstreams.set(up, { name: up, peers, balancer: variant.balancer, hashBy: variant.hashBy, hashConsistent: ann.hashConsistent, sticky });
   return { upstream: up, service: name };
 }

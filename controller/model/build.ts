@@ -10,6 +10,7 @@ import { certificateFromSecret, secretText } from './certificates.ts';
 import { type ClassOptions, isOurs } from './ingressclass.ts';
 import { type Ingress, type IngressBackend, byAge } from './objects.ts';
 import { buildMail } from './mail.ts';
+import { buildPolicies, buildRules } from './routepolicy.ts';
 import { checkIngress, locationsFor } from './paths.ts';
 import type { Backend, Certificate, LocationModel, Model, ModelEvent, ObjectRef, ServerModel } from './types.ts';
 
@@ -101,13 +102,18 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
   };
 
   const mains = accepted.filter((a) => !a.ann.canary);
-  for (const { ing, ann } of mains) {
+  const policies = buildPolicies(store, new Set(mains.map((m) => `${m.ing.metadata.namespace}/${m.ing.metadata.name}`)));
+  for (const main of mains) {
+    const ing = main.ing;
     const ns = ing.metadata.namespace ?? 'default';
+    const policy = policies.byIngress.get(`${ns}/${ing.metadata.name}`);
+    const ann: Annotations = policy ? { ...main.ann, ...policy.overlay } : main.ann;
+    const routes = policy ? buildRules(store, policy.policy, ann, upstreams) : undefined;
     const fallback = ann.defaultBackend ? { service: { name: ann.defaultBackend, port: { number: 80 } } } : undefined;
     const htpasswd = ann.authType === 'basic' ? (basicAuthFile(store, ing, ann.authSecret!) as string) : undefined;
     const add = (host: string, loc: Omit<LocationModel, 'ingress' | 'annotations' | 'htpasswd' | 'fallback'>) => {
       const s = server(host || DEFAULT_SERVER);
-      const full: LocationModel = { ...loc, ingress: ref(ing), annotations: ann, htpasswd };
+      const full: LocationModel = { ...loc, ingress: ref(ing), annotations: ann, htpasswd, routes };
       if (fallback && full.backend.upstream === null) full.fallback = resolveBackend(store, ns, serviceFallback(store, ns, ann.defaultBackend!) ?? fallback, ann, upstreams);
       const i = s.locations.findIndex((l) => l.match === loc.match && l.path === loc.path);
       if (i < 0) s.locations.push(full);
@@ -204,7 +210,7 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     ingresses: mains.concat(accepted.filter((a) => a.ann.canary)).map((a) => ref(a.ing)),
     defaultBackend,
     mail: mail.servers,
-    mailConditions: mail.conditions,
+    conditions: [...mail.conditions, ...policies.conditions],
   };
 }
 

@@ -6,7 +6,7 @@ import type { Store } from '../store.ts';
 import { slicesOf, upstreamName } from './backends.ts';
 import { certificateFromSecret } from './certificates.ts';
 import { type KubeObject, byAge } from './objects.ts';
-import type { Certificate, ModelEvent, ObjectRef } from './types.ts';
+import type { Certificate, ModelEvent, ObjectRef, ResourceCondition } from './types.ts';
 
 /** MailServerModel is one listener of a MailProxy. */
 export interface MailServerModel {
@@ -28,26 +28,17 @@ export interface MailServerModel {
   maxErrors?: number;
 }
 
-/** MailCondition is the Accepted verdict for one MailProxy (status conditions are written from it). */
-export interface MailCondition {
-  proxy: ObjectRef;
-  generation?: number;
-  accepted: boolean;
-  reason: string;
-  message: string;
-}
-
 /** buildMail turns MailProxies into mail servers, conditions and events. */
-export function buildMail(store: Store, reservedPorts: number[]): { servers: MailServerModel[]; conditions: MailCondition[]; events: ModelEvent[] } {
+export function buildMail(store: Store, reservedPorts: number[]): { servers: MailServerModel[]; conditions: ResourceCondition[]; events: ModelEvent[] } {
   const servers: MailServerModel[] = [];
-  const conditions: MailCondition[] = [];
+  const conditions: ResourceCondition[] = [];
   const events: ModelEvent[] = [];
   const taken = new Map<number, string>(reservedPorts.map((p) => [p, 'the HTTP listeners']));
   for (const mp of [...store.list('MailProxy')].sort(byAge)) {
     const ns = mp.metadata.namespace ?? 'default';
     const ref: ObjectRef = { kind: 'MailProxy', namespace: ns, name: mp.metadata.name, uid: mp.metadata.uid };
     const reject = (reason: string, message: string) => {
-      conditions.push({ proxy: ref, generation: (mp.metadata as { generation?: number }).generation, accepted: false, reason, message });
+      conditions.push({ object: ref, generation: (mp.metadata as { generation?: number }).generation, accepted: false, reason, message });
       events.push({ object: ref, type: 'Warning', reason, message: `MailProxy ${ns}/${mp.metadata.name} not accepted: ${message}` });
     };
     const spec = mp.spec ?? {};
@@ -100,7 +91,7 @@ export function buildMail(store: Store, reservedPorts: number[]): { servers: Mai
     }
     for (const s of mine) taken.set(s.port, `MailProxy ${ns}/${mp.metadata.name}`);
     servers.push(...mine);
-    conditions.push({ proxy: ref, generation: (mp.metadata as { generation?: number }).generation, accepted: true, reason: 'Accepted', message: `${mine.length} listener(s)` });
+    conditions.push({ object: ref, generation: (mp.metadata as { generation?: number }).generation, accepted: true, reason: 'Accepted', message: `${mine.length} listener(s)` });
   }
   servers.sort((a, b) => a.port - b.port);
   return { servers, conditions, events };

@@ -62,6 +62,7 @@ export const KINDS = {
   Secret: { group: '', version: 'v1', resource: 'secrets', namespaced: true },
   ConfigMap: { group: '', version: 'v1', resource: 'configmaps', namespaced: true },
   MailProxy: { group: 'portico.dev', version: 'v1alpha1', resource: 'mailproxies', namespaced: true },
+  HTTPRoutePolicy: { group: 'portico.dev', version: 'v1alpha1', resource: 'httproutepolicies', namespaced: true },
 } as const;
 
 /** Kind is one of the kinds the store keeps. */

@@ -3,7 +3,8 @@
  * the store; the renderer turns it into a ConfTree. Everything here is sorted so renders are deterministic.
  */
 import type { Annotations } from '../annotations/table.ts';
-import type { MailCondition, MailServerModel } from './mail.ts';
+import type { MailServerModel } from './mail.ts';
+import type { RoutePolicyModel } from './routepolicy.ts';
 
 /** ObjectRef names the object an event is about. */
 export interface ObjectRef {
@@ -21,6 +22,15 @@ export interface ModelEvent {
   message: string;
 }
 
+/** ResourceCondition is the Accepted verdict on one of our custom resources (status conditions come from it). */
+export interface ResourceCondition {
+  object: ObjectRef;
+  generation?: number;
+  accepted: boolean;
+  reason: string;
+  message: string;
+}
+
 /** Certificate is a PEM certificate chain and key, kept in memory only. */
 export interface Certificate {
   /** id is `namespace/secret` or `default`. */
@@ -33,8 +43,12 @@ export interface Certificate {
 export interface UpstreamModel {
   name: string;
   peers: string[];
-  balancer: 'round_robin' | 'ewma' | 'least_conn';
+  balancer: 'round_robin' | 'ewma' | 'least_conn' | 'ip_hash' | 'random';
   hashBy?: string;
+  /** hashConsistent: `hash KEY consistent` (default) or plain `hash KEY`. */
+  hashConsistent?: boolean;
+  /** weights, when set, give each peer's `weight=` (weighted backends of an HTTPRoutePolicy rule). */
+  weights?: number[];
   sticky?: { name: string; path: string; maxAge?: number; samesite?: string };
 }
 
@@ -68,6 +82,8 @@ export interface LocationModel {
   canary?: CanaryModel;
   /** htpasswd is the basic-auth user file content (from the auth-secret). */
   htpasswd?: string;
+  /** routes is the HTTPRoutePolicy attached to this location's Ingress. */
+  routes?: RoutePolicyModel;
   /** priority: 0 explicit path, 1 the exact twin of a Prefix path, 2 from a defaultBackend. */
   priority: number;
 }
@@ -92,7 +108,8 @@ export interface Model {
   ingresses: ObjectRef[];
   /** mail lists the MailProxy listeners; mailConditions their Accepted verdicts (for status). */
   mail: MailServerModel[];
-  mailConditions: MailCondition[];
+  /** conditions are the Accepted verdicts of MailProxies and HTTPRoutePolicies. */
+  conditions: ResourceCondition[];
   /** defaultBackend is --default-backend-service's backend (custom-http-errors go there), when configured. */
   defaultBackend?: Backend;
 }

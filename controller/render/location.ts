@@ -6,10 +6,13 @@
 import { type ConfDirective, directive as d } from '../../dataplane/core/tree.ts';
 import type { Annotations } from '../annotations/table.ts';
 import type { Backend, LocationModel } from '../model/types.ts';
+import { renderSelection, routeHostVariable, routeRedirects, routeRewrites, routeTarget } from './routes.ts';
 
 /** RenderContext collects http-level directives (zones, maps) while locations are rendered. */
 export interface RenderContext {
   http: ConfDirective[];
+  /** policies whose selection maps are already rendered. */
+  policies: Set<string>;
   counter: number;
   defaultBackend?: Backend;
 }
@@ -62,15 +65,19 @@ export function renderLocation(loc: LocationModel, ctx: RenderContext): { locati
     for (const c of a.allowSourceRange) body.push(d('allow', [c]));
     body.push(d('deny', ['all']));
   }
-  if (a.limitRps) {
-    const z = zoneName(loc, 'rps');
-    if (!ctx.http.some((x) => x.name === 'limit_req_zone' && x.args[1] === `zone=${z}:1m`)) ctx.http.push(d('limit_req_zone', ['$binary_remote_addr', `zone=${z}:1m`, `rate=${a.limitRps}r/s`]));
-    body.push(d('limit_req', [`zone=${z}`, `burst=${a.limitRps * 5}`, 'nodelay']));
+  const key = a.limitKey ?? '$binary_remote_addr';
+  if (a.limitRps || a.limitRpm) {
+    const z = zoneName(loc, a.limitRps ? 'rps' : 'rpm');
+    const rate = a.limitRps ? `${a.limitRps}r/s` : `${a.limitRpm}r/m`;
+    if (!ctx.http.some((x) => x.name === 'limit_req_zone' && x.args[1] === `zone=${z}:1m`)) ctx.http.push(d('limit_req_zone', [key, `zone=${z}:1m`, `rate=${rate}`]));
+    body.push(d('limit_req', [`zone=${z}`, `burst=${a.limitBurst ?? (a.limitRps ?? a.limitRpm!) * 5}`, 'nodelay']));
+    if (a.limitStatus) body.push(d('limit_req_status', [String(a.limitStatus)]));
   }
   if (a.limitConnections) {
     const z = zoneName(loc, 'conn');
-    if (!ctx.http.some((x) => x.name === 'limit_conn_zone' && x.args[1] === `zone=${z}:1m`)) ctx.http.push(d('limit_conn_zone', ['$binary_remote_addr', `zone=${z}:1m`]));
+    if (!ctx.http.some((x) => x.name === 'limit_conn_zone' && x.args[1] === `zone=${z}:1m`)) ctx.http.push(d('limit_conn_zone', [key, `zone=${z}:1m`]));
     body.push(d('limit_conn', [z, String(a.limitConnections)]));
+    if (a.limitStatus) body.push(d('limit_conn_status', [String(a.limitStatus)]));
   }
   if (loc.htpasswd !== undefined) {
     body.push(d('auth_basic', [a.authRealm ?? 'Authentication Required']));
@@ -108,7 +115,16 @@ export function renderLocation(loc: LocationModel, ctx: RenderContext): { locati
     body.push(d('return', ['302', a.temporalRedirect]));
     return { location: d('location', loc.match ? [loc.match, loc.path] : [loc.path], body), helpers };
   }
+  const routes = loc.routes;
+  if (routes) {
+    if (!ctx.policies.has(routes.variable)) {
+      ctx.policies.add(routes.variable);
+      ctx.http.push(...renderSelection(routes));
+    }
+    body.push(...routeRedirects(routes));
+  }
   if (a.enableCors) body.push(...cors(a));
+  if (routes) body.push(...routeRewrites(routes));
   if (a.rewriteTarget && loc.match === '~*') body.push(d('rewrite', [`(?i)${loc.path}`, a.rewriteTarget, 'break']));
   if (a.proxyBodySize) body.push(d('client_max_body_size', [a.proxyBodySize]));
   if (a.proxyConnectTimeout) body.push(d('proxy_connect_timeout', [a.proxyConnectTimeout]));
@@ -116,8 +132,11 @@ export function renderLocation(loc: LocationModel, ctx: RenderContext): { locati
   if (a.proxyReadTimeout) body.push(d('proxy_read_timeout', [a.proxyReadTimeout]));
   if (a.proxyNextUpstream) body.push(d('proxy_next_upstream', a.proxyNextUpstream));
   if (a.proxyNextUpstreamTries !== undefined) body.push(d('proxy_next_upstream_tries', [String(a.proxyNextUpstreamTries)]));
+  if (a.proxyNextUpstreamTimeout) body.push(d('proxy_next_upstream_timeout', [a.proxyNextUpstreamTimeout]));
   if (a.proxyBuffering) body.push(d('proxy_buffering', [a.proxyBuffering]));
-  if (a.upstreamVhost) extraHeaders.push(['Host', a.upstreamVhost]);
+  const routedHost = routes && routeHostVariable(routes, n);
+  if (routedHost) extraHeaders.push(['Host', routedHost]);
+  else if (a.upstreamVhost) extraHeaders.push(['Host', a.upstreamVhost]);
   if (a.xForwardedPrefix) extraHeaders.push(['X-Forwarded-Prefix', a.xForwardedPrefix]);
   if (extraHeaders.length) {
     // proxy_set_header in a location replaces the inherited set, so the whole set is repeated.
@@ -142,9 +161,13 @@ export function renderLocation(loc: LocationModel, ctx: RenderContext): { locati
     );
   }
   const main = loc.backend.upstream ?? loc.fallback?.upstream ?? null;
-  if (main === null) body.push(d('return', ['503']));
-  else if (loc.canary && loc.canary.backend.upstream) body.push(passTo(a, `$${canaryVariable(loc, main, loc.canary.backend.upstream, n, ctx)}`));
-  else body.push(passTo(a, main));
+  let target = main !== null && loc.canary?.backend.upstream ? `$${canaryVariable(loc, main, loc.canary.backend.upstream, n, ctx)}` : main;
+  if (routes) {
+    const r = routeTarget(routes, n, target, ctx.http);
+    if (r.guard) body.push(r.guard);
+    target = r.target;
+  }
+  body.push(target === null ? d('return', ['503']) : passTo(a, target));
   return { location: d('location', loc.match ? [loc.match, loc.path] : [loc.path], body), helpers };
 }
 

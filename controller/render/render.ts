@@ -29,9 +29,8 @@ export function serverName(host: string): string {
 
 function renderUpstream(u: UpstreamModel): ConfDirective {
   const body: ConfDirective[] = [];
-  if (u.hashBy) body.push(d('hash', [u.hashBy, 'consistent']));
-  else if (u.balancer === 'ewma') body.push(d('ewma'));
-  else if (u.balancer === 'least_conn') body.push(d('least_conn'));
+  if (u.hashBy) body.push(d('hash', u.hashConsistent === false ? [u.hashBy] : [u.hashBy, 'consistent']));
+  else if (u.balancer !== 'round_robin') body.push(d(u.balancer));
   if (u.sticky) {
     const args = ['cookie', u.sticky.name, `path=${u.sticky.path}`];
     if (u.sticky.maxAge !== undefined) args.push(`expires=${u.sticky.maxAge}s`);
@@ -39,7 +38,7 @@ function renderUpstream(u: UpstreamModel): ConfDirective {
     body.push(d('sticky', args));
   }
   body.push(d('keepalive', ['32']));
-  for (const p of u.peers) body.push(d('server', [p]));
+  u.peers.forEach((p, i) => body.push(d('server', u.weights && u.weights[i] !== 1 ? [p, `weight=${u.weights[i]}`] : [p])));
   return d('upstream', [u.name], body);
 }
 
@@ -71,7 +70,7 @@ function renderServer(s: ServerModel, opts: RenderOptions, ctx: RenderContext): 
 
 /** render turns the model into the dataplane's configuration tree. */
 export function render(model: Model, opts: RenderOptions): ConfTree {
-  const ctx: RenderContext = { http: [], counter: 0, defaultBackend: model.defaultBackend };
+  const ctx: RenderContext = { http: [], policies: new Set(), counter: 0, defaultBackend: model.defaultBackend };
   const servers = model.servers.map((s) => renderServer(s, opts, ctx));
   const http: ConfDirective[] = [
     d('map', ['$http_upgrade', '$connection_upgrade'], [d('default', ['upgrade']), d('', ['close'])]),

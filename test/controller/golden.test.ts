@@ -33,7 +33,8 @@ for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()
     const header = (fs.readFileSync(path.join(DIR, file), 'utf8').match(/^# options: (.*)$/m)?.[1]) ?? '{}';
     const { model, tree } = renderStore(store, { ...goldenOptions, ...JSON.parse(header) });
     const events = model.events.map((e) => `# ${e.type} ${e.reason} ${e.object.kind} ${e.object.namespace ?? ''}/${e.object.name}: ${e.message}\n`).join('');
-    const text = events + printConf(redactTree(tree));
+    const conditions = model.conditions.map((c) => `# Condition ${c.object.kind} ${c.object.namespace}/${c.object.name} Accepted=${c.accepted ? 'True' : 'False'} ${c.reason}: ${c.message}\n`).join('');
+    const text = events + conditions + printConf(redactTree(tree));
     const expected = path.join(DIR, `${name}.conf`);
     if (process.env['UPDATE_GOLDEN']) fs.writeFileSync(expected, text);
     assert.equal(text, fs.readFileSync(expected, 'utf8'));

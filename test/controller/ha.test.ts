@@ -64,6 +64,7 @@ test('MailProxy status conditions say Accepted/Programmed, with the reason when 
   cleanup.push(() => api.stop());
   api.apply({ kind: 'MailProxy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'good', namespace: 'mail', generation: 3 }, spec: { listeners: [{ name: 's', port: 21125, protocol: 'smtp' }], auth: { url: 'http://127.0.0.1:9/auth' } } } as unknown as Obj);
   api.apply({ kind: 'MailProxy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'bad', namespace: 'mail' }, spec: { listeners: [{ name: 's', port: 21126, protocol: 'smtp' }], auth: { service: { name: 'nosuch', port: { number: 80 } } } } } as unknown as Obj);
+  api.apply({ kind: 'HTTPRoutePolicy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'orphan', namespace: 'mail' }, spec: { targetRef: { kind: 'Ingress', name: 'nosuch' } } } as unknown as Obj);
   const c = await startPortico(flags(api.writeKubeconfig()), 21104, { POD_NAME: 'mail' });
   cleanup.push(() => c.stop());
   const cond = (name: string, type: string) => (api.get('MailProxy', 'mail', name)?.['status']?.conditions ?? []).find((x: { type: string }) => x.type === type);
@@ -73,6 +74,9 @@ test('MailProxy status conditions say Accepted/Programmed, with the reason when 
   assert.equal(cond('bad', 'Accepted').status, 'False');
   assert.equal(cond('bad', 'Accepted').reason, 'InvalidAuth');
   assert.match(cond('bad', 'Accepted').message, /auth service mail\/nosuch not found/);
+  const policy = () => (api.get('HTTPRoutePolicy', 'mail', 'orphan')?.['status']?.conditions ?? []).find((x: { type: string }) => x.type === 'Accepted');
+  await waitFor('policy condition', () => policy() !== undefined);
+  assert.equal(policy().reason, 'TargetNotFound');
   const writes = api.writes.filter((w) => w.includes('mailproxies'));
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(api.writes.filter((w) => w.includes('mailproxies')).length, writes.length, 'unchanged conditions are not rewritten');

@@ -14,10 +14,10 @@ export type Obj = { apiVersion?: string; kind?: string; metadata: { name: string
 
 const KIND_OF: Record<string, string> = {
   ingresses: 'Ingress', ingressclasses: 'IngressClass', services: 'Service', endpointslices: 'EndpointSlice', secrets: 'Secret',
-  configmaps: 'ConfigMap', mailproxies: 'MailProxy', leases: 'Lease', events: 'Event', httproutes: 'HTTPRoute',
+  configmaps: 'ConfigMap', mailproxies: 'MailProxy', httproutepolicies: 'HTTPRoutePolicy', leases: 'Lease', events: 'Event',
 };
 const RESOURCE_OF = Object.fromEntries(Object.entries(KIND_OF).map(([r, k]) => [k, r]));
-const GROUP_OF: Record<string, string> = { Ingress: 'networking.k8s.io/v1', IngressClass: 'networking.k8s.io/v1', EndpointSlice: 'discovery.k8s.io/v1', Lease: 'coordination.k8s.io/v1', MailProxy: 'portico.dev/v1alpha1' };
+const GROUP_OF: Record<string, string> = { Ingress: 'networking.k8s.io/v1', IngressClass: 'networking.k8s.io/v1', EndpointSlice: 'discovery.k8s.io/v1', Lease: 'coordination.k8s.io/v1', MailProxy: 'portico.dev/v1alpha1', HTTPRoutePolicy: 'portico.dev/v1alpha1' };
 const CLUSTER_SCOPED = new Set(['ingressclasses']);
 
 interface Route {
