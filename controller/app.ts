@@ -14,10 +14,10 @@ import type { PipelineOptions } from './pipeline.ts';
 import { Reconciler } from './reconcile.ts';
 import { redactTree } from './render/peers.ts';
 import type { DataplaneSink, EventSink } from './sink.ts';
-import { KubeEventSink } from './sources/events.ts';
+import type { KubeEventSink } from './sources/events.ts';
 import { FolderSource, type ManifestScan } from './sources/folder.ts';
-import { KubeSource } from './sources/kube.ts';
-import { KubeApi, loadKubeConfig } from './sources/kubeapi.ts';
+import type { KubeSource } from './sources/kube.ts';
+import type { KubeApi } from './sources/kubeapi.ts';
 import { StatusUpdater } from './status.ts';
 import { Store } from './store.ts';
 import { selfSignedCertificate } from './tls/selfsigned.ts';
@@ -82,14 +82,19 @@ export class Controller {
   static async start(flags: Flags, sink: DataplaneSink & { quit?: () => Promise<void> }, log = createLogger(flags.logLevel)): Promise<Controller> {
     let api: KubeApi | undefined;
     const identity = process.env['POD_NAME'] || `${os.hostname()}-${process.pid}`;
+    let events: KubeEventSink | undefined;
     if (!flags.manifests) {
+      // The Kubernetes client takes a second to load: folder mode and `conf` never pay for it.
+      const { KubeApi, loadKubeConfig } = await import('./sources/kubeapi.ts');
+      const { KubeEventSink } = await import('./sources/events.ts');
       try {
         api = new KubeApi(loadKubeConfig(flags.kubeconfig), `portico-controller/${identity}`);
       } catch (e) {
         throw new StartupError(`cannot load kubeconfig${flags.kubeconfig ? ` "${flags.kubeconfig}"` : ''}: ${(e as Error).message}`);
       }
+      events = new KubeEventSink(api, log);
     }
-    const c = new Controller(flags, sink, log, api ? new KubeEventSink(api, log) : undefined, api);
+    const c = new Controller(flags, sink, log, events, api);
     try {
       await c.#startParts(api);
     } catch (e) {
@@ -116,6 +121,7 @@ export class Controller {
       c.#folder.watch();
       c.reconciler.enable();
     } else {
+      const { KubeSource } = await import('./sources/kube.ts');
       c.#kube = new KubeSource(api!, c.store, { namespaces: flags.watchNamespace, configMapNamespace: flags.configmap?.split('/')[0], log, metrics: c.metrics });
       const identity = process.env['POD_NAME'] || `${os.hostname()}-${process.pid}`;
       c.#elector = new LeaderElector(api!, {

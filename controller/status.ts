@@ -6,7 +6,8 @@
 import net from 'node:net';
 import type { Logger } from './log.ts';
 import type { ObjectRef, ResourceCondition } from './model/types.ts';
-import { type KubeApi, kindPath } from './sources/kubeapi.ts';
+import { kindPath } from './model/objects.ts';
+import type { KubeApi } from './sources/kubeapi.ts';
 import type { Store } from './store.ts';
 
 /** LoadBalancerIngress is one address in an Ingress status. */

@@ -73,6 +73,13 @@ export function isKind(kind: string): kind is Kind {
   return Object.hasOwn(KINDS, kind);
 }
 
+/** kindPath is the collection URL path of a kind, in one namespace or across all. */
+export function kindPath(kind: Kind, namespace?: string): string {
+  const k = KINDS[kind];
+  const base = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
+  return k.namespaced && namespace ? `${base}/namespaces/${namespace}/${k.resource}` : `${base}/${k.resource}`;
+}
+
 /** objectKey is `namespace/name` (or `name` for cluster-scoped objects), the store's key. */
 export function objectKey(obj: { metadata: ObjectMeta }): string {
   return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;

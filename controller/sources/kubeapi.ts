@@ -5,7 +5,8 @@
  */
 import { KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
-import { KINDS, type Kind } from '../model/objects.ts';
+
+export { kindPath } from '../model/objects.ts';
 
 /** KubeResponse is a status and the decoded JSON body. */
 export interface KubeResponse {
@@ -20,13 +21,6 @@ export function loadKubeConfig(file?: string): KubeConfig {
   else if (process.env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
   else kc.loadFromDefault();
   return kc;
-}
-
-/** kindPath is the collection URL path of a kind, in one namespace or across all. */
-export function kindPath(kind: Kind, namespace?: string): string {
-  const k = KINDS[kind];
-  const base = k.group ? `/apis/${k.group}/${k.version}` : `/api/${k.version}`;
-  return k.namespaced && namespace ? `${base}/namespaces/${namespace}/${k.resource}` : `${base}/${k.resource}`;
 }
 
 /** KubeApi sends authenticated JSON requests. */

@@ -40,7 +40,7 @@ test('only the leader writes Ingress status, and the other replica takes over on
   assert.equal(api.get('Lease', 'portico', 'portico-leader')!['spec'].holderIdentity, 'replica-a');
 
   assert.equal(await a.stop(), 0, 'graceful exit');
-  await waitFor('b takes over', async () => (await b.get('/leader')).text === 'leader\n', 5000);
+  await waitFor('b takes over', async () => (await b.get('/leader')).text === 'leader\n', 15_000);
   assert.equal(api.get('Lease', 'portico', 'portico-leader')!['spec'].holderIdentity, 'replica-b');
   api.apply(ingress('default', 'three', 'three.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
   await waitFor('status by the new leader', () => api.get('Ingress', 'default', 'three')?.['status']?.loadBalancer?.ingress?.length === 2);

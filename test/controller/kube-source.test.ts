@@ -15,7 +15,7 @@ after(async () => {
   for (const s of stops) await s();
 });
 
-async function until(what: string, fn: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   while (!fn()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -131,7 +131,7 @@ test('an unreachable API server keeps the last configuration, and changes flow a
   await api.start(port);
   stops.push(() => api.stop());
   api.apply(ingress('default', 'c', 'c.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
-  await until('change after the outage', () => /c\.example\.com/.test(text()), 8000);
+  await until('change after the outage', () => /c\.example\.com/.test(text()), 20_000);
   assert.match(text(), /a\.example\.com/);
 });
 

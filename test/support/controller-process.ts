@@ -40,7 +40,7 @@ export async function startPortico(args: string[], healthz: number, env: Record<
     const r = await fetch(`http://127.0.0.1:${healthz}${p}`);
     return { status: r.status, text: await r.text() };
   };
-  const end = Date.now() + 15_000;
+  const end = Date.now() + 30_000;
   for (;;) {
     if (exited) throw new Error(`portico exited early: ${out}`);
     try {
@@ -50,7 +50,7 @@ export async function startPortico(args: string[], healthz: number, env: Record<
     }
     if (Date.now() > end) {
       proc.kill('SIGKILL');
-      throw new Error(`portico did not answer /healthz in 15s: ${out}`);
+      throw new Error(`portico did not answer /healthz in 30s: ${out}`);
     }
     await sleep(50);
   }
@@ -70,7 +70,7 @@ export async function startPortico(args: string[], healthz: number, env: Record<
 }
 
 /** waitFor polls fn until it returns true. */
-export async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+export async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
