@@ -23,6 +23,8 @@ export interface Dataplane {
 /** makePrefix creates a temporary prefix folder with the given files (relative paths → contents). */
 export function makePrefix(files: Record<string, string | Buffer> = {}): string {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-test-'));
+  // nginx's default logs (logs/access.log) must be openable, as they are under an installed prefix.
+  fs.mkdirSync(path.join(prefix, 'logs'));
   for (const [name, content] of Object.entries(files)) {
     const p = path.join(prefix, name);
     fs.mkdirSync(path.dirname(p), { recursive: true });
