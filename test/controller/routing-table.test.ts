@@ -3,10 +3,12 @@
 //
 // Until the dataplane has proxy_pass/upstream (issue 4), each `proxy_pass http://U` is swapped for `return 200 "U"`
 // and the directives the dataplane does not know yet are dropped, so the dataplane's own server and location
-// selection is what decides the route. When every rendered directive is known to the dataplane, the test runs the
+// selection, TLS/SNI, maps and split_clients (canaries) and redirects decide which backend name answers. When every rendered directive is known to the dataplane, the test runs the
 // unmodified tree against real backends that answer with their upstream name.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import http from 'node:http';
+import tls from 'node:tls';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -15,7 +17,6 @@ import type { ConfTree } from '../../dataplane/core/tree.ts';
 import type { KubeObject } from '../../controller/model/objects.ts';
 import { renderStore } from '../../controller/pipeline.ts';
 import { Store } from '../../controller/store.ts';
-import { certificateFromSecret } from '../../controller/model/certificates.ts';
 import { selfSignedCertificate } from '../../controller/tls/selfsigned.ts';
 import { startDataplane, type Dataplane } from '../support/dataplane.ts';
 import { substitute, unknownDirectives } from '../support/dataplane-coverage.ts';
@@ -26,6 +27,7 @@ const HTTPS_PORT = 21202;
 const BACKEND_PORT = 21210; // backends listen on 127.0.0.1:21210+i
 const SERVICES = ['a', 'b', 'c', 'd', 'e', 'w', 'def'];
 const secure = selfSignedCertificate('secure.example.com');
+const fallback = selfSignedCertificate('ingress.local');
 
 function at(ts: string, meta: Record<string, unknown> = {}) {
   return { creationTimestamp: ts, ...meta };
@@ -59,6 +61,10 @@ function objects(): KubeObject[] {
     ingress('default', 'withdefault', 'def.example.com', [['/only', 'Prefix', 'a', 80]], {}, { defaultBackend: { service: { name: 'd', port: { number: 80 } } } }),
     ingress('default', 'missing', 'missing.example.com', [['/', 'Prefix', 'nosuch', 80]]),
     ingress('default', 'secure', 'secure.example.com', [['/', 'Prefix', 'a', 80]], { annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } }, { tls: [{ hosts: ['secure.example.com'], secretName: 'secure-tls' }] }),
+    ingress('default', 'canary-main', 'canary.example.com', [['/', 'Prefix', 'a', 80]]),
+    ingress('default', 'canary-alt', 'canary.example.com', [['/', 'Prefix', 'b', 80]], { annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-by-header': 'X-Canary', 'nginx.ingress.kubernetes.io/canary-by-cookie': 'beta' } }),
+    ingress('default', 'heavy-main', 'heavy.example.com', [['/', 'Prefix', 'a', 80]]),
+    ingress('default', 'heavy-alt', 'heavy.example.com', [['/', 'Prefix', 'c', 80]], { annotations: { 'nginx.ingress.kubernetes.io/canary': 'true', 'nginx.ingress.kubernetes.io/canary-weight': '100' } }),
     ingress('default', 'badtls', 'badtls.example.com', [['/', 'Prefix', 'b', 80]], {}, { tls: [{ hosts: ['badtls.example.com'], secretName: 'nosuch-tls' }] }),
     { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'secure-tls', namespace: 'default' }, stringData: { 'tls.crt': secure.cert, 'tls.key': secure.key } },
   );
@@ -104,8 +110,21 @@ const CASES: [string, string, string | number][] = [
   ['def.example.com', '/else', 'd'],
   ['missing.example.com', '/', 503],
   ['secure.example.com', '/', 'a'],
-  ['badtls.example.com', '/', 'b'],
+  ['badtls.example.com', '/', 308], // TLS host: HTTP redirects to HTTPS (ssl-redirect defaults to true)
 ];
+
+function httpsGet(servername: string, pathname: string): Promise<{ der: Buffer; body: string }> {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port: HTTPS_PORT, servername, rejectUnauthorized: false }, () => {
+      const der = sock.getPeerCertificate().raw;
+      sock.write(`GET ${pathname} HTTP/1.1\r\nHost: ${servername}\r\nConnection: close\r\n\r\n`);
+      let text = '';
+      sock.on('data', (c) => (text += c));
+      sock.on('end', () => resolve({ der, body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
+    });
+    sock.on('error', reject);
+  });
+}
 
 function upstreamOf(name: string): string {
   return `default_${name}_80`;
@@ -120,7 +139,7 @@ describe('Ingress routing table (manifests → controller → dataplane → HTTP
   before(async () => {
     const store = new Store();
     for (const o of objects()) store.upsert(o.kind as never, o);
-    const r = renderStore(store, { ...testOptions, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, listenAddress: '127.0.0.1', defaultBackendService: 'default/def' });
+    const r = renderStore(store, { ...testOptions, defaultCertificate: fallback, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, listenAddress: '127.0.0.1', defaultBackendService: 'default/def' });
     tree = r.tree;
     real = unknownDirectives(tree).length === 0;
     if (real) {
@@ -143,7 +162,11 @@ describe('Ingress routing table (manifests → controller → dataplane → HTTP
     test(`Host ${host} ${path} → ${typeof expected === 'number' ? expected : `service ${expected}`}`, async () => {
       const res = await request(`http://127.0.0.1:${HTTP_PORT}${path}`, { headers: { host } });
       const body = await res.body.text();
-      if (typeof expected === 'number') return assert.equal(res.statusCode, expected);
+      if (typeof expected === 'number') {
+        assert.equal(res.statusCode, expected);
+        if (expected === 308) assert.equal(res.headers.location, `https://${host}:${HTTPS_PORT}${path}`);
+        return;
+      }
       assert.equal(res.statusCode, 200, body);
       assert.equal(body, upstreamOf(expected), `${host}${path}`);
     });
@@ -153,8 +176,29 @@ describe('Ingress routing table (manifests → controller → dataplane → HTTP
     const httpBlock = tree.find((d) => d.name === 'http')!.block!;
     const certOf = (host: string) => httpBlock.find((s) => s.name === 'server' && s.block!.some((d) => d.name === 'server_name' && d.args.includes(host)))!.block!.find((d) => d.name === 'ssl_certificate')?.args[0];
     assert.equal(certOf('secure.example.com'), `data:${secure.cert}`);
-    assert.equal(certOf('badtls.example.com'), `data:${testOptions.defaultCertificate.cert}`);
+    assert.equal(certOf('badtls.example.com'), `data:${fallback.cert}`);
     assert.equal(certOf('paths.example.com'), undefined);
-    assert.ok(typeof certificateFromSecret(undefined, 'x/y', 'h') === 'string');
   });
+
+  for (const [sni, cert, expected] of [
+    ['secure.example.com', 'secure', 'a'],
+    ['badtls.example.com', 'fallback', 'b'],
+    ['paths.example.com', 'fallback', 'def'],
+  ] as const) {
+    test(`HTTPS with SNI ${sni} presents the ${cert} certificate and routes to service ${expected}`, async () => {
+      const { der, body } = await httpsGet(sni, '/');
+      assert.equal(der.toString('base64'), new crypto.X509Certificate((cert === 'secure' ? secure : fallback).cert).raw.toString('base64'));
+      assert.equal(body, upstreamOf(expected));
+    });
+  }
+
+  test('canary by header, by cookie, and by weight 100 reach the canary; never and no signal reach the main backend', async () => {
+    const ask = async (headers: Record<string, string>) => (await (await request(`http://127.0.0.1:${HTTP_PORT}/`, { headers: { host: 'canary.example.com', ...headers } })).body.text());
+    assert.equal(await ask({}), upstreamOf('a'));
+    assert.equal(await ask({ 'x-canary': 'always' }), upstreamOf('b'));
+    assert.equal(await ask({ 'x-canary': 'never', cookie: 'beta=always' }), upstreamOf('a'));
+    assert.equal(await ask({ cookie: 'beta=always' }), upstreamOf('b'));
+    assert.equal(await (await request(`http://127.0.0.1:${HTTP_PORT}/`, { headers: { host: 'heavy.example.com' } })).body.text(), upstreamOf('c'));
+  });
+
 });

@@ -19,21 +19,19 @@ export function unknownDirectives(tree: ConfTree): string[] {
   return [...out].sort();
 }
 
-/** substitute keeps what the HTTP core knows today: servers, names, plain-HTTP listens, locations, returns. */
+/**
+ * substitute keeps every directive the dataplane knows and swaps `proxy_pass|grpc_pass SCHEME://U` for
+ * `return 200 "U"`, so the dataplane's own server/location selection, maps, split_clients, ifs, access rules and
+ * TLS decide which backend name answers. Upstream blocks and other unknown directives are dropped.
+ */
 export function substitute(tree: ConfTree): ConfTree {
-  const http = tree.find((d) => d.name === 'http')!;
-  const servers = http.block!.filter((d) => d.name === 'server').map((srv) => ({
-    name: 'server',
-    args: [],
-    block: srv.block!.flatMap((d): ConfDirective[] => {
-      if (d.name === 'listen') return d.args.includes('ssl') ? [] : [d];
-      if (d.name === 'server_name') return [d];
-      if (d.name !== 'location' || d.args[0]!.startsWith('@') || d.block!.some((x) => x.name === 'internal')) return [];
-      const pass = d.block!.find((x) => x.name === 'proxy_pass');
-      const ret = d.block!.find((x) => x.name === 'return');
-      const body = pass ? [{ name: 'return', args: ['200', pass.args[0]!.replace('http://', '')] }] : ret ? [ret] : [];
-      return [{ name: 'location', args: d.args, block: body }];
-    }),
-  }));
-  return [{ name: 'events', args: [], block: [] }, { name: 'http', args: [], block: servers }];
+  const reg = createRegistry();
+  const walk = (block: ConfDirective[]): ConfDirective[] =>
+    block.flatMap((d): ConfDirective[] => {
+      if (d.name === 'proxy_pass' || d.name === 'grpc_pass') return [{ name: 'return', args: ['200', d.args[0]!.replace(/^[a-z]+:\/\//, '')] }];
+      if (reg.directives(d.name) === undefined) return [];
+      if (!d.block) return [d];
+      return [{ ...d, block: OPAQUE_BLOCKS.has(d.name) ? d.block : walk(d.block) }];
+    });
+  return walk(tree);
 }
