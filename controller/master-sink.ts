@@ -16,6 +16,8 @@ export class MasterSink implements DataplaneSink {
 
   constructor(prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-'))) {
     this.#prefix = prefix;
+    // nginx's relative defaults (logs/access.log, logs/error.log) live under the prefix.
+    fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   }
 
   /** apply starts or reloads the dataplane; failures come back in nginx's wording. */
