@@ -2,6 +2,7 @@
  * Prints docs/annotations.md from the annotation table: `node controller/annotations/doc.ts > docs/annotations.md`.
  * A test checks that the committed file matches.
  */
+import { SETTINGS } from './settings.ts';
 import { PREFIXES, TABLE } from './table.ts';
 
 /** annotationsDoc returns the Markdown page listing every supported annotation. */
@@ -20,6 +21,8 @@ export function annotationsDoc(): string {
     '| --- | --- | --- | --- |',
   ];
   for (const d of TABLE) lines.push(`| \`${d.key}\` | ${d.scope} | ${d.global ? 'yes' : ''} | ${d.doc.replaceAll('|', '\\|')} |`);
+  lines.push('', '## Global settings (ConfigMap only)', '', 'These keys are read only from the `--configmap` ConfigMap; each sets one directive.', '', '| Key | Directive | Meaning |', '| --- | --- | --- |');
+  for (const s of SETTINGS) lines.push(`| \`${s.key}\` | \`${s.directive}\` (${s.context}) | ${s.doc.replaceAll('|', '\\|')} |`);
   return lines.join('\n') + '\n';
 }
 

@@ -2,6 +2,7 @@
  * Reads an Ingress's annotations through the table. Invalid values, snippets and conflicting prefixes are errors
  * that reject that Ingress only; unknown keys under our prefixes are warnings.
  */
+import { SETTINGS_BY_KEY } from './settings.ts';
 import { type Annotations, PREFIXES, TABLE } from './table.ts';
 
 /** AnnotationResult is the parsed annotations, or the reasons the Ingress is rejected. */
@@ -40,11 +41,28 @@ export function parseAnnotations(annotations: Record<string, string> | undefined
   return errors.length ? { ok: false, errors, warnings } : { ok: true, value: a, warnings };
 }
 
-/** parseGlobalSettings reads the global ConfigMap: keys of table rows marked global, without a prefix. */
-export function parseGlobalSettings(data: Record<string, string> | undefined): { value: Annotations; errors: string[] } {
+/** GlobalSettings is the parsed ConfigMap: annotation defaults and directives for the main and http levels. */
+export interface GlobalSettings {
+  value: Annotations;
+  directives: { context: 'main' | 'http'; name: string; args: string[] }[];
+  errors: string[];
+}
+
+/** parseGlobalSettings reads the global ConfigMap: global annotation keys (no prefix) and settings.ts keys. */
+export function parseGlobalSettings(data: Record<string, string> | undefined): GlobalSettings {
   const value: Record<string, unknown> = {};
   const errors: string[] = [];
+  const directives: GlobalSettings['directives'] = [];
   for (const [key, raw] of Object.entries(data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const setting = SETTINGS_BY_KEY.get(key);
+    if (setting) {
+      try {
+        directives.push({ context: setting.context, name: setting.directive, args: setting.parse(String(raw).trim()) });
+      } catch (e) {
+        errors.push(`ConfigMap key ${key}: invalid value: ${(e as Error).message}`);
+      }
+      continue;
+    }
     const def = BY_KEY.get(key);
     if (!def || !def.global) {
       errors.push(`ConfigMap key ${key} is not a supported global setting`);
@@ -56,5 +74,5 @@ export function parseGlobalSettings(data: Record<string, string> | undefined): {
       errors.push(`ConfigMap key ${key}: invalid value: ${(e as Error).message}`);
     }
   }
-  return { value: value as Annotations, errors };
+  return { value: value as Annotations, directives, errors };
 }

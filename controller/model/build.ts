@@ -54,12 +54,14 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
   };
 
   let globals: Annotations = {};
+  let settings: Model['settings'] = [];
   if (opts.configMap) {
     const [ns, name] = splitRef(opts.configMap, 'default');
     const cm = store.get('ConfigMap', ns, name);
     if (cm) {
       const g = parseGlobalSettings(cm.data);
       globals = g.value;
+      settings = g.directives;
       for (const e of g.errors) warn({ kind: 'ConfigMap', namespace: ns, name }, 'InvalidSetting', e);
     }
   }
@@ -209,6 +211,7 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     events,
     ingresses: mains.concat(accepted.filter((a) => a.ann.canary)).map((a) => ref(a.ing)),
     defaultBackend,
+    settings,
     mail: mail.servers,
     conditions: [...mail.conditions, ...policies.conditions],
   };

@@ -106,6 +106,8 @@ export interface Model {
   events: ModelEvent[];
   /** ingresses are the accepted Ingresses this controller serves (their status gets our address). */
   ingresses: ObjectRef[];
+  /** settings are main/http-level directives from the global ConfigMap. */
+  settings: { context: 'main' | 'http'; name: string; args: string[] }[];
   /** mail lists the MailProxy listeners; mailConditions their Accepted verdicts (for status). */
   mail: MailServerModel[];
   /** conditions are the Accepted verdicts of MailProxies and HTTPRoutePolicies. */

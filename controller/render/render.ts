@@ -76,12 +76,14 @@ export function render(model: Model, opts: RenderOptions): ConfTree {
     d('map', ['$http_upgrade', '$connection_upgrade'], [d('default', ['upgrade']), d('', ['close'])]),
     d('proxy_http_version', ['1.1']),
     ...PROXY_HEADERS.map(([h, v]) => d('proxy_set_header', [h, v])),
+    ...model.settings.filter((x) => x.context === 'http').map((x) => d(x.name, x.args)),
     ...ctx.http,
     ...model.upstreams.map(renderUpstream),
     ...servers,
   ];
   const tree: ConfTree = [];
-  if (opts.workerProcesses !== undefined) tree.push(d('worker_processes', [String(opts.workerProcesses)]));
+  const wp = opts.workerProcesses !== undefined ? [String(opts.workerProcesses)] : model.settings.find((x) => x.name === 'worker_processes')?.args;
+  if (wp) tree.push(d('worker_processes', wp));
   tree.push(d('events', [], []), d('http', [], http), ...renderMail(model.mail, opts.listenAddress));
   return tree;
 }

@@ -70,3 +70,14 @@ test('global settings accept only global keys and report bad ones', () => {
   assert.deepEqual(g.value, { proxyReadTimeout: '90s' });
   assert.equal(g.errors.length, 2);
 });
+
+test('ConfigMap settings become directives, each value validated', () => {
+  const g = parseGlobalSettings({ 'keep-alive': '75', 'server-tokens': 'false', 'ssl-protocols': 'TLSv1.3', 'worker-processes': 'auto', 'metrics-per-host': 'maybe', 'ssl-protocols-x': '1' });
+  assert.deepEqual(g.directives, [
+    { context: 'http', name: 'keepalive_timeout', args: ['75s'] },
+    { context: 'http', name: 'server_tokens', args: ['off'] },
+    { context: 'http', name: 'ssl_protocols', args: ['TLSv1.3'] },
+    { context: 'main', name: 'worker_processes', args: ['auto'] },
+  ]);
+  assert.deepEqual(g.errors, ['ConfigMap key metrics-per-host: invalid value: "maybe" is not true or false', 'ConfigMap key ssl-protocols-x is not a supported global setting']);
+});
