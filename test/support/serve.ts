@@ -20,7 +20,8 @@ try {
   const runtime = new Runtime(0, new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]));
   cycle.runtime = runtime;
   for (const m of cycle.registry.modules) m.initWorker?.(cycle);
-  const set = new ListenerSet(new ConnectionLimiter(10_000));
+  // Exclusive binds: two test dataplanes on one port must fail loudly, not share it through SO_REUSEPORT.
+  const set = new ListenerSet(new ConnectionLimiter(10_000), false);
   await set.apply(cycle.listening);
   // USR1 reopens the error log and every registered log file, as a worker does.
   process.on('SIGUSR1', () => runtime.reopen());

@@ -88,10 +88,11 @@ describe('limit_conn', () => {
   let dp: Dataplane;
   const P = PORT + 1;
   before(async () => {
-    // A request stays in progress while its auth subrequest waits in a limit_req delay (4r/s: 250ms).
+    // A request stays in progress while its auth subrequest waits in a limit_req delay (1r/s: a second, long
+    // enough that five requests overlap even on a loaded machine).
     dp = await startDataplane(`http {
       limit_conn_zone $server_port zone=perport:64k;
-      limit_req_zone $http_x_key zone=slow:64k rate=4r/s;
+      limit_req_zone $http_x_key zone=slow:64k rate=1r/s;
       server {
         listen 127.0.0.1:${P};
         error_page 404 = @ok;

@@ -31,8 +31,12 @@ async function startMaster(prefix: string, conf: string, port: number): Promise<
   const child = spawn(path.join(ROOT, 'bin/portico-dataplane'), ['-p', `${prefix}/`, '-c', 'nginx.conf'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  for (let i = 0; i < 100 && !(await connects(port)); i++) {
+  // The master writes its pid file only once every worker has bound every address; wait for that (a loaded
+  // CI machine can take several seconds to start three threads), then for the port itself.
+  const pidFile = path.join(prefix, 'logs/nginx.pid');
+  for (let i = 0; !(fs.existsSync(pidFile) && (await connects(port))); i++) {
     if (child.exitCode !== null) throw new Error(`dataplane exited: ${err}`);
+    if (i >= 600) throw new Error(`dataplane did not listen on ${port} within 60s: ${err}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return child;
