@@ -27,8 +27,38 @@ function manifestFiles(dir: string): string[] {
   return out;
 }
 
-/** scanManifests reads every manifest under dir (sorted, recursive). */
-export function scanManifests(dir: string): ManifestScan {
+/** ParsedFile is one file's documents (with where they start) or its parse errors, kept while the file is unchanged. */
+interface ParsedFile {
+  stamp: string;
+  docs: { where: string; value: unknown }[];
+  errors: string[];
+}
+
+/** ManifestCache keeps parsed files by path so a re-scan only parses what changed (YAML parsing dominates). */
+export type ManifestCache = Map<string, ParsedFile>;
+
+function parseFile(file: string, cache?: ManifestCache): ParsedFile {
+  const st = fs.statSync(file);
+  const stamp = `${st.mtimeMs}:${st.ctimeMs}:${st.size}`;
+  const hit = cache?.get(file);
+  if (hit && hit.stamp === stamp) return hit;
+  const text = fs.readFileSync(file, 'utf8');
+  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+  const parsed: ParsedFile = { stamp, docs: [], errors: [] };
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) {
+      for (const e of doc.errors) parsed.errors.push(`${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+      continue;
+    }
+    const value = doc.toJS() as unknown;
+    if (value !== null && value !== undefined) parsed.docs.push({ where: `${file}:${lineOf(doc.range[0])}`, value });
+  }
+  cache?.set(file, parsed);
+  return parsed;
+}
+
+/** scanManifests reads every manifest under dir (sorted, recursive); `cache` skips files that did not change. */
+export function scanManifests(dir: string, cache?: ManifestCache): ManifestScan {
   const objects = new Map<Kind, KubeObject[]>((Object.keys(KINDS) as Kind[]).map((k) => [k, []]));
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -39,20 +69,21 @@ export function scanManifests(dir: string): ManifestScan {
     return { objects, errors: [`cannot read manifests directory "${dir}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`], warnings };
   }
   for (const file of files) {
-    const text = fs.readFileSync(file, 'utf8');
-    const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
-    for (const doc of parseAllDocuments(text)) {
-      if (doc.errors.length) {
-        for (const e of doc.errors) errors.push(`${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
-        continue;
-      }
-      const value = doc.toJS() as unknown;
-      if (value === null || value === undefined) continue;
-      const where = `${file}:${lineOf(doc.range[0])}`;
+    let parsed: ParsedFile;
+    try {
+      parsed = parseFile(file, cache);
+    } catch (e) {
+      // Removed or unreadable between listing and reading: the next event re-scans.
+      errors.push(`${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      continue;
+    }
+    errors.push(...parsed.errors);
+    for (const { where, value } of parsed.docs) {
       const items = (value as KubeObject).kind === 'List' ? ((value as { items?: unknown[] }).items ?? []) : [value];
       for (const item of items) addObject(item, where, objects, errors, warnings);
     }
   }
+  if (cache) for (const f of cache.keys()) if (!files.includes(f)) cache.delete(f);
   return { objects, errors, warnings };
 }
 
@@ -78,6 +109,7 @@ export class FolderSource {
   #timer?: NodeJS.Timeout;
   #debounceMs: number;
   #report: (scan: ManifestScan) => void;
+  #cache: ManifestCache = new Map();
 
   constructor(dir: string, store: Store, report: (scan: ManifestScan) => void, debounceMs = 100) {
     this.dir = dir;
@@ -88,7 +120,7 @@ export class FolderSource {
 
   /** load scans once; it fills the store only when the folder has no errors, and returns the scan. */
   load(): ManifestScan {
-    const scan = scanManifests(this.dir);
+    const scan = scanManifests(this.dir, this.#cache);
     this.#report(scan);
     if (scan.errors.length === 0) this.#store.replaceAll(scan.objects);
     return scan;
