@@ -4,6 +4,14 @@
  */
 import { type Kind, type KubeObject, KINDS, objectKey } from './model/objects.ts';
 
+const OWN_STATUS = new Set<Kind>(['Ingress', 'MailProxy', 'HTTPRoutePolicy']);
+
+/** modelView is the part of an object the model may read, as text for comparison. */
+function modelView(kind: Kind, o: KubeObject): string {
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  return JSON.stringify({ ...o, metadata: meta, status: OWN_STATUS.has(kind) ? undefined : o.status });
+}
+
 /** StoreChange tells listeners which kind changed (endpoint-only changes are cheap to detect from it). */
 export type StoreListener = (kind: Kind) => void;
 
@@ -28,9 +36,17 @@ export class Store {
     for (const fn of this.#listeners) fn(kind);
   }
 
-  /** upsert adds or replaces one object. */
+  /**
+   * upsert adds or replaces one object. A write that changes nothing the model reads (resourceVersion,
+   * managedFields, and the status of kinds whose status we write) updates the copy without waking listeners, so
+   * our own status writes do not trigger renders.
+   */
   upsert(kind: Kind, obj: KubeObject): void {
-    this.#maps.get(kind)!.set(objectKey(obj), obj);
+    const map = this.#maps.get(kind)!;
+    const key = objectKey(obj);
+    const old = map.get(key);
+    map.set(key, obj);
+    if (old && modelView(kind, old) === modelView(kind, obj)) return;
     this.#emit(kind);
   }
 
