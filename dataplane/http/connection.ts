@@ -9,7 +9,7 @@ import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
-import { readProxyHeader } from './proxy-protocol.ts';
+import { proxyInfoOf } from './proxy-protocol.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
 import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
@@ -43,8 +43,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   proxyProtocol: ProxyProtocolInfo | undefined;
 
   #state = HEAD;
-  /** A `listen … proxy_protocol` connection owes a PROXY header before its first request head. */
-  #proxyPending = false;
   #buf: Buffer | undefined;
   #req: HttpRequest | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -84,7 +82,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     socket.on('error', () => {});
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
-    this.#proxyPending = addr.proxyProtocol;
+    this.proxyProtocol = proxyInfoOf(tls ?? socket);
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
     const st = (this.#stats = addr.runtime.main.stats);
     if (st) {
@@ -178,7 +176,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     if (this.#parsing) return;
     this.#parsing = true;
     try {
-      if (this.#proxyPending && !this.#readProxyHeader()) return;
       while (this.#state === HEAD && this.#buf !== undefined && this.#buf.length > 0) {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
@@ -198,21 +195,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     } finally {
       this.#parsing = false;
     }
-  }
-
-  /** Consumes the PROXY header; false while it is incomplete or when it was broken (the connection closes). */
-  #readProxyHeader(): boolean {
-    const res = readProxyHeader(this.#buf!);
-    if (res === undefined) return false;
-    if (typeof res === 'string') {
-      this.#addr().runtime.cycle.log?.log('error', `*${this.id} ${res} while reading PROXY protocol, client: ${this.remoteAddress}`);
-      this.#close();
-      return false;
-    }
-    this.#proxyPending = false;
-    this.proxyProtocol = res.info;
-    this.#buf = res.length < this.#buf!.length ? this.#buf!.subarray(res.length) : undefined;
-    return true;
   }
 
   #startRequest(addr: HttpAddrConf, head: ParsedHead): void {

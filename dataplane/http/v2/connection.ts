@@ -13,7 +13,8 @@ import { IDLE_CLOSER } from '../../event/listeners.ts';
 import { Http1Connection, nextConnectionId, stripV4Mapped } from '../connection.ts';
 import { addrConfOf, type HttpAddrConf } from '../listen-ctx.ts';
 import { splitTarget, validateHost, type ParsedHead } from '../parser.ts';
-import { HttpRequest } from '../request.ts';
+import { proxyInfoOf } from '../proxy-protocol.ts';
+import { HttpRequest, type ProxyProtocolInfo } from '../request.ts';
 import { Http2Stream, type StreamOwner } from './stream.ts';
 import { httpV2Module, v2Conf } from './module.ts';
 
@@ -81,6 +82,7 @@ class Http2Connection implements StreamOwner {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
+  readonly proxyProtocol: ProxyProtocolInfo | undefined;
   readonly slot: ListenSlot;
   readonly session: http2.ServerHttp2Session;
   readonly #streams = new Set<Http2Stream>();
@@ -93,6 +95,7 @@ class Http2Connection implements StreamOwner {
     this.slot = slot;
     this.tls = 'encrypted' in socket ? (socket as tls.TLSSocket) : undefined;
     this.remoteAddress = stripV4Mapped(raw.remoteAddress ?? '');
+    this.proxyProtocol = proxyInfoOf(raw);
     this.remotePort = raw.remotePort ?? 0;
     this.localAddress = stripV4Mapped(raw.localAddress ?? '');
     this.localPort = raw.localPort ?? 0;

@@ -7,7 +7,7 @@
 import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { NAME, VERSION } from '../../core/version.ts';
-import type { HttpRequest, BodyReader, ConnectionInfo, ResponseSink } from '../request.ts';
+import type { HttpRequest, BodyReader, ConnectionInfo, ProxyProtocolInfo, ResponseSink } from '../request.ts';
 import { wireStatus } from '../special.ts';
 import { absoluteLocation, httpDateNow } from '../write.ts';
 
@@ -19,6 +19,7 @@ export interface StreamOwner {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
+  readonly proxyProtocol: ProxyProtocolInfo | undefined;
   readonly startTime: number;
   requests: number;
   streamDone(s: Http2Stream): void;
@@ -54,6 +55,10 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   }
   get remoteAddress(): string {
     return this.owner.remoteAddress;
+  }
+
+  get proxyProtocol(): ProxyProtocolInfo | undefined {
+    return this.owner.proxyProtocol;
   }
   get remotePort(): number {
     return this.owner.remotePort;
