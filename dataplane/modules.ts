@@ -10,6 +10,8 @@ import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
+import { httpProxyModule } from './http/modules/proxy/proxy-module.ts';
+import { httpUpstreamModule } from './upstream/upstream-module.ts';
 
 export const MODULES: readonly Module[] = [
   // core
@@ -21,6 +23,8 @@ export const MODULES: readonly Module[] = [
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
   httpRewriteModule,
+  httpProxyModule,
+  httpUpstreamModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */

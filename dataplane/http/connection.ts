@@ -16,6 +16,8 @@ import { serializeHead } from './write.ts';
 const HEAD = 0;
 const BUSY = 1;
 const CLOSED = 2;
+/** The socket was handed to a tunnel (WebSocket, Upgrade): this connection no longer reads or times it. */
+const TUNNEL = 3;
 
 let connectionIds = 0;
 
@@ -344,7 +346,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   // ---- lifecycle ----
 
   requestDone(r: HttpRequest): void {
-    if (r !== this.#req) return;
+    if (r !== this.#req || this.#state === TUNNEL) return;
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
@@ -386,7 +388,25 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#arm(5000);
   }
 
+  takeSocket(r: HttpRequest): { socket: net.Socket; buffered: Buffer | undefined } | undefined {
+    if (r !== this.#req || this.#state !== BUSY) return undefined;
+    this.#state = TUNNEL;
+    this.#disarm();
+    this.onClientClose = undefined;
+    const buffered = this.#buf;
+    this.#buf = undefined;
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
+    this.socket.removeAllListeners('close');
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    return { socket: this.socket, buffered };
+  }
+
   abort(r: HttpRequest): void {
+    if (this.#state === TUNNEL) return;
     this.#aborted = true;
     void r;
     this.#close();

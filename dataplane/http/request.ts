@@ -50,6 +50,14 @@ export interface ConnectionInfo {
   readBody(r: HttpRequest, reader: BodyReader): void;
   /** Drops the rest of the request body so the connection can be reused. */
   discardBody(r: HttpRequest): void;
+  /** Called when the client goes away mid-request (proxy: 499 and stop the upstream); unset → terminate 499. */
+  onClientClose?: (() => void) | undefined;
+  /**
+   * takeSocket hands the connection's socket to a tunnel (101 Switching Protocols, CONNECT-like upgrades): the
+   * connection stops reading and timing it and returns the bytes it had already buffered. Transports that
+   * cannot be tunnelled (HTTP/2 streams) leave it undefined.
+   */
+  takeSocket?(r: HttpRequest): { socket: import('node:net').Socket; buffered: Buffer | undefined } | undefined;
   /** Aborts the connection without a response (444, 499, errors after the header went out). */
   abort(r: HttpRequest): void;
   /** Called when the response has been fully produced and logged. */
@@ -91,6 +99,10 @@ export class HttpRequest {
 
   phaseIndex = 0;
   uriChanged = false;
+  /** False once the URI was changed (rewrite, internal redirect): proxies then send `uri` instead of `unparsedUri`. */
+  validUnparsedUri = true;
+  /** False after `rewrite … break` changed the URI inside the location: proxy_pass ignores its URI part. */
+  validLocation = true;
   uriChanges = 11;
   internal = false;
   errorPage = false;
