@@ -15,6 +15,8 @@ export interface Seen {
 export interface TestUpstream {
   port: number;
   seen: Seen[];
+  /** TCP connections accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -35,10 +37,15 @@ export async function httpUpstream(name: string, handler?: (req: http.IncomingMe
     });
   });
   server.keepAliveTimeout = 30_000;
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     seen,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -48,7 +55,7 @@ export async function httpUpstream(name: string, handler?: (req: http.IncomingMe
 }
 
 /** rawUpstream starts a TCP server whose connection handler misbehaves as the test wants. */
-export async function rawUpstream(onConn: (s: net.Socket, data: Buffer) => void): Promise<TestUpstream & { connections: number }> {
+export async function rawUpstream(onConn: (s: net.Socket, data: Buffer) => void): Promise<TestUpstream> {
   const sockets = new Set<net.Socket>();
   const state = { connections: 0 };
   const server = net.createServer((s) => {

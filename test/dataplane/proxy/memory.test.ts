@@ -21,7 +21,6 @@ async function slowReaders(path: string, n: number): Promise<{ sockets: net.Sock
   const sockets: net.Socket[] = [];
   for (let i = 0; i < n; i++) {
     const s = net.connect(PORT, '127.0.0.1');
-    s.setRecvBufferSize?.(4096);
     s.pause();
     s.write(`GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
     sockets.push(s);

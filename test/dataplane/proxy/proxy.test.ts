@@ -14,10 +14,10 @@ describe('proxy_pass', () => {
   let dp: Dataplane;
   let echo: TestUpstream;
   let fail502: TestUpstream;
-  let silent: TestUpstream & { connections: number };
-  let reset: TestUpstream & { connections: number };
-  let invalid: TestUpstream & { connections: number };
-  let midReset: TestUpstream & { connections: number };
+  let silent: TestUpstream;
+  let reset: TestUpstream;
+  let invalid: TestUpstream;
+  let midReset: TestUpstream;
   let wss: WebSocketServer;
   let wsPort: number;
   before(async () => {
