@@ -9,7 +9,20 @@ import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
+import { httpAutoindexModule } from './http/modules/autoindex.ts';
+import { httpEmptyGifModule } from './http/modules/empty-gif.ts';
+import { httpGzipFilterModule } from './http/modules/gzip.ts';
+import { httpHeadersFilterModule } from './http/modules/headers.ts';
+import { httpIndexModule } from './http/modules/index.ts';
+import { httpMapModule } from './http/modules/map.ts';
+import { httpSplitClientsModule } from './http/modules/split-clients.ts';
+import { httpNotModifiedFilterModule } from './http/modules/not-modified.ts';
+import { httpRangeFilterModule } from './http/modules/range.ts';
+import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
+import { httpStaticModule } from './http/modules/static.ts';
+import { httpStubStatusModule } from './http/modules/stub-status.ts';
+import { httpTryFilesModule } from './http/modules/try-files.ts';
 import { httpProxyModule } from './http/modules/proxy/proxy-module.ts';
 import { httpUpstreamModule } from './upstream/upstream-module.ts';
 
@@ -22,9 +35,24 @@ export const MODULES: readonly Module[] = [
   httpModule,
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
+  // content-phase handlers run in reverse order of listing (index, then autoindex, then static), as in nginx
+  httpStaticModule,
+  httpAutoindexModule,
+  httpIndexModule,
+  httpTryFilesModule,
+  httpMapModule,
+  httpSplitClientsModule,
   httpRewriteModule,
   httpProxyModule,
   httpUpstreamModule,
+  httpMetricsModule,
+  httpEmptyGifModule,
+  httpStubStatusModule,
+  // filters, in nginx's order: range (header side), gzip, headers (add_header, expires), not_modified
+  httpRangeFilterModule,
+  httpGzipFilterModule,
+  httpHeadersFilterModule,
+  httpNotModifiedFilterModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */

@@ -8,6 +8,7 @@ import { ConfCtx, type Diagnostic } from './conf.ts';
 import { ConfError } from './errors.ts';
 import { CTX, type Module } from './module.ts';
 import type { Registry } from './registry.ts';
+import type { Runtime } from './runtime.ts';
 import type { ConfTree } from './tree.ts';
 import type { ErrorLog } from './log.ts';
 import { ZonePool } from './zones.ts';
@@ -62,8 +63,13 @@ export class Cycle {
   readonly confs: unknown[] = [];
   readonly listening: Listening[] = [];
   diagnostics: Diagnostic[] = [];
-  /** The error log this cycle writes to in the current thread; set by whoever runs the cycle. */
-  log: ErrorLog | undefined;
+  /** The worker this cycle serves in; set before modules' initWorker, unset in a cycle built only to validate. */
+  runtime: Runtime | undefined;
+
+  /** The error log of the worker serving this cycle (undefined while only validating). */
+  get log(): ErrorLog | undefined {
+    return this.runtime?.log;
+  }
 
   constructor(init: CycleInit) {
     this.tree = init.tree;

@@ -11,6 +11,7 @@ import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ResponseSink } from './request.ts';
 import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
 const HEAD = 0;
@@ -54,6 +55,9 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #noBody = false;
   #closeAfter = false;
   #aborted = false;
+  /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
+  readonly #stats: HttpStats | undefined;
+  #statState = 0;
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
@@ -72,6 +76,23 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+    const st = (this.#stats = addr.runtime.main.stats);
+    if (st) {
+      st.add(STAT.ACCEPTED, 1n);
+      st.add(STAT.HANDLED, 1n);
+      st.add(STAT.ACTIVE, 1n);
+    }
+  }
+
+  /** #count moves this connection between the reading (1), writing (2) and waiting (0) counters. */
+  #count(state: number): void {
+    const st = this.#stats;
+    if (!st || state === this.#statState) return;
+    if (this.#statState === 1) st.add(STAT.READING, -1n);
+    else if (this.#statState === 2) st.add(STAT.WRITING, -1n);
+    if (state === 1) st.add(STAT.READING, 1n);
+    else if (state === 2) st.add(STAT.WRITING, 1n);
+    this.#statState = state;
   }
 
   #addr(): HttpAddrConf {
@@ -92,8 +113,21 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #onTimeout(): void {
     this.#timer = undefined;
     const r = this.#req;
+    if (this.#state === CLOSED) {
+      // The lingering close ran out of patience.
+      this.socket.destroy();
+      return;
+    }
     if (this.#state === HEAD) {
-      // Idle keep-alive or a head that never completed: nginx closes without a response.
+      // An idle keep-alive connection closes silently; a head that never completed is a 408 in the log.
+      if (this.#buf !== undefined && this.#buf.length > 0) {
+        const addr = this.#addr();
+        addr.runtime.cycle.log?.log('info', `*${this.id} client timed out while reading client request headers, client: ${this.remoteAddress}`);
+        this.#buf = undefined;
+        const rr = this.#placeholder(addr);
+        addr.runtime.terminate(rr, 408);
+        return;
+      }
       this.#close();
       return;
     }
@@ -117,8 +151,14 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       this.#feedBody(chunk);
       return;
     }
-    this.#buf = this.#buf === undefined || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.#state === HEAD) this.#parse();
+    const fresh = this.#buf === undefined || this.#buf.length === 0;
+    this.#buf = fresh ? chunk : Buffer.concat([this.#buf!, chunk]);
+    if (this.#state === HEAD) {
+      // The first bytes of a request on a kept-alive connection: client_header_timeout replaces keepalive_timeout.
+      if (fresh && this.requests > 0) this.#arm(this.#addr().defaultSrv.clientHeaderTimeout!);
+      if (this.#stats) this.#count(1);
+      this.#parse();
+    }
     else if (this.#buf.length > PIPELINE_HOLD && !this.#paused) {
       this.#paused = true;
       this.socket.pause();
@@ -133,7 +173,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
         if (res === undefined) {
-          if (this.requests > 0 && this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          if (this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
           return;
         }
         if ('status' in res) {
@@ -155,6 +195,10 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     const { srv, captures } = addr.names.find(head.host ?? '');
     const r = new HttpRequest(this, addr.runtime, this, head, srv);
     r.serverCaptures = captures;
+    if (this.#stats) {
+      this.#count(2);
+      this.#stats.add(STAT.REQUESTS, 1n);
+    }
     this.#req = r;
     this.#state = BUSY;
     this.#bodyDone = !r.hasBody;
@@ -167,8 +211,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     addr.runtime.start(r);
   }
 
-  /** A head we refused: answer with nginx's page for the status, then close. */
-  #rejectHead(addr: HttpAddrConf, status: number): void {
+  /** A request for a head that was never parsed (refused, or timed out): the default server answers and logs it. */
+  #placeholder(addr: HttpAddrConf): HttpRequest {
     const head: ParsedHead = {
       method: 'GET', unparsedUri: '', uri: '/', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
       headers: [], host: undefined, contentLength: -1, chunked: false, connection: 'close', expect: undefined, length: 0,
@@ -177,6 +221,12 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     r.method = '';
     r.keepalive = false;
     this.#req = r;
+    return r;
+  }
+
+  /** A head we refused: answer with nginx's page for the status, then close. */
+  #rejectHead(addr: HttpAddrConf, status: number): void {
+    const r = this.#placeholder(addr);
     this.#state = BUSY;
     this.#bodyDone = true;
     this.#head = undefined;
@@ -215,7 +265,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   discardBody(r: HttpRequest): void {
     if (this.#bodyDone || this.#reader || r !== this.#req) return;
-    r.expectContinue = false;
+    if (r.expectContinue && (this.#buf === undefined || this.#buf.length === 0)) {
+      // The client waits for "100 Continue" and may never send the body: answer, then close.
+      r.keepalive = false;
+      return;
+    }
     this.#discarding = true;
     this.readBody(r, { onData: () => {}, onEnd: () => {} });
   }
@@ -355,6 +409,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       return;
     }
     if (!this.#bodyDone) {
+      // A client still waiting for "100 Continue" may never send the body: close rather than wait for it.
+      if (r.expectContinue && !this.#reader && (this.#buf === undefined || this.#buf.length === 0)) {
+        this.#finishAndClose(r);
+        return;
+      }
       // Keep-alive needs the rest of the body off the wire first; nginx discards it the same way.
       if (!this.#reader) this.discardBody(r);
       if (!this.#bodyDone) return;
@@ -365,6 +424,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #next(): void {
     this.#req = undefined;
     this.#state = HEAD;
+    if (this.#stats) this.#count(0);
     if (this.#paused) {
       this.#paused = false;
       this.socket.resume();
@@ -435,6 +495,10 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onClose(): void {
     this.#disarm();
+    if (this.#stats) {
+      this.#count(0);
+      this.#stats.add(STAT.ACTIVE, -1n);
+    }
     const prev = this.#state;
     this.#state = CLOSED;
     const r = this.#req;

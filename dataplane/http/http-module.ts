@@ -58,7 +58,29 @@ function httpBlock(cf: ConfCtx, d: import('../core/tree.ts').ConfDirective, conf
   for (const m of mods) m.preconfiguration?.(cf);
 
   cf.parse(d.block!, CTX.HTTP_MAIN, level);
+  // Merge, postconfiguration and handler factories see the http level, as nginx's cf->ctx does.
+  const saved = { level: cf.level, ctx: cf.ctx };
+  cf.level = level;
+  cf.ctx = CTX.HTTP_MAIN;
   cf.directive = d;
+  try {
+    finishHttpBlock(cf, d, conf, level, mods, cmcf, core);
+  } finally {
+    cf.level = saved.level;
+    cf.ctx = saved.ctx;
+  }
+}
+
+function finishHttpBlock(
+  cf: ConfCtx,
+  d: import('../core/tree.ts').ConfDirective,
+  conf: HttpBlockConf,
+  level: HttpLevel,
+  mods: HttpModule[],
+  cmcf: CoreMainConf,
+  core: number,
+): void {
+  void d;
 
   for (const m of mods) m.initMainConf?.(cf, level.main[cf.index(m)]);
   for (const cscf of cmcf.servers) {

@@ -82,14 +82,14 @@ function checkPartial(buf: Buffer, limits: HeadLimits): HeadError | undefined {
   if (buf.length > limits.headMax) return tooLarge(buf, limits);
   // Any complete header line longer than the line limit is refused early.
   const lastNl = buf.lastIndexOf('\n');
-  if (buf.length - lastNl - 1 > limits.lineMax) return { status: 400, reason: 'client sent too long header line' };
+  if (buf.length - lastNl - 1 > limits.lineMax) return { status: 494, reason: 'client sent too long header line' };
   return undefined;
 }
 
 function tooLarge(buf: Buffer, limits: HeadLimits): HeadError {
   const firstNl = buf.indexOf('\n');
   if (firstNl < 0 || firstNl > limits.lineMax) return { status: 414, reason: 'client sent too long URI' };
-  return { status: 400, reason: 'client sent too long header line' };
+  return { status: 494, reason: 'client sent too long header line' };
 }
 
 function parseText(text: string, length: number, limits: HeadLimits): ParsedHead | HeadError {
@@ -143,7 +143,7 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
   let expect: string | undefined;
   for (; li < lines.length; li++) {
     const line = stripCr(lines[li]!);
-    if (line.length > limits.lineMax) return { status: 400, reason: 'client sent too long header line' };
+    if (line.length > limits.lineMax) return { status: 494, reason: 'client sent too long header line' };
     if (line.length === 0) continue;
     const c0 = line.charCodeAt(0);
     if (c0 === 32 || c0 === 9) return { status: 400, reason: 'client sent invalid header line' };

@@ -106,6 +106,8 @@ export class HttpRequest {
   uriChanges = 11;
   internal = false;
   errorPage = false;
+  /** The status an error_page redirect answers with whatever the page's handler sets (nginx's err_status); 0 = none. */
+  errStatus = 0;
   accessCode = 0;
   /** The content handler chosen at find-config (the location's). */
   contentHandler: ((r: HttpRequest) => number) | undefined;
@@ -115,6 +117,10 @@ export class HttpRequest {
   responseDone = false;
   finalized = false;
   headerOnly = false;
+  /** The page a header filter substituted for the handler's body (see HttpRuntime.filterFinalize). */
+  replacement: Buffer | undefined;
+  /** The response may be cut into byte ranges (set by handlers of static content; nginx's allow_ranges). */
+  allowRanges = false;
   bytesSent = 0;
   bodyBytesSent = 0;
   bodyRead = false;
@@ -124,6 +130,8 @@ export class HttpRequest {
   readonly ctx: unknown[] = [];
   /** Variable values cached for this request. */
   readonly vars = new Map<string, string | undefined>();
+  /** Values of `set` variables; unlike the cache they survive internal redirects, as nginx's r->variables. */
+  userVars: Map<string, string> | undefined;
   readonly startTime: number;
   readonly startHr: bigint;
   readonly id: number;
@@ -199,7 +207,10 @@ export class HttpRequest {
   sendHeader(): number {
     if (this.headerSent) return 0;
     this.headerSent = true;
-    if (this.out.status === 0) this.out.status = 200;
+    if (this.errStatus !== 0) {
+      this.out.status = this.errStatus;
+      this.out.statusText = undefined;
+    } else if (this.out.status === 0) this.out.status = 200;
     return this.http.headerFilter(this);
   }
 
@@ -207,7 +218,23 @@ export class HttpRequest {
   send(chunk: Buffer | null, last: boolean): number {
     if (!this.headerSent) this.sendHeader();
     if (this.responseDone) return 0;
+    if (this.replacement !== undefined) {
+      // A header filter answered with its own page (412, 416): the handler's bytes are dropped.
+      if (!last) return 0;
+      return this.http.bodyFilter(this, this.headerOnly ? null : this.replacement, true);
+    }
     return this.http.bodyFilter(this, chunk, last);
+  }
+
+  /** respond sends a complete in-memory response (head and body) and returns OK; HEAD gets the head only. */
+  respond(status: number, contentType: string | undefined, body: Buffer): number {
+    const o = this.out;
+    o.status = status;
+    o.contentType = contentType;
+    o.contentLength = body.length;
+    this.sendHeader();
+    this.send(this.headerOnly ? null : body, true);
+    return 0;
   }
 
   /** finalize ends the request with a handler's return code (ngx_http_finalize_request). */

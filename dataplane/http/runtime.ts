@@ -49,9 +49,11 @@ export class HttpRuntime {
   /** buildPhaseEngine lays out the steps from the handlers modules registered per phase. */
   buildPhaseEngine(phases: PhaseHandler[][]): void {
     const s = this.steps;
+    // Within a phase, handlers run in reverse order of registration, as nginx lays them out (so the index
+    // module, listed after static, looks at a directory URI first).
     const add = (phase: number, checker: Checker) => {
       const start = s.length;
-      for (const h of phases[phase] ?? []) s.push({ checker, handler: h, next: 0 });
+      for (const h of (phases[phase] ?? []).toReversed()) s.push({ checker, handler: h, next: 0 });
       return start;
     };
     const fix = (from: number) => {
@@ -71,7 +73,7 @@ export class HttpRuntime {
     i = add(PHASE.PREACCESS, genericChecker);
     fix(i);
     const accessStart = s.length;
-    for (const h of phases[PHASE.ACCESS] ?? []) s.push({ checker: accessChecker, handler: h, next: 0 });
+    for (const h of (phases[PHASE.ACCESS] ?? []).toReversed()) s.push({ checker: accessChecker, handler: h, next: 0 });
     if (s.length > accessStart) {
       s.push({ checker: postAccessChecker, handler: undefined, next: 0 });
       for (let k = accessStart; k < s.length; k++) s[k]!.next = s.length;
@@ -151,6 +153,7 @@ export class HttpRuntime {
       this.terminate(r, status);
       return;
     }
+    r.errStatus = 0;
     if (CLOSE_AFTER.has(status)) r.keepalive = false;
     if (r.hasBody && !r.bodyRead) r.conn.discardBody(r);
     if (!r.errorPage || clcf.recursiveErrorPages) {
@@ -186,12 +189,33 @@ export class HttpRuntime {
     this.done(r);
   }
 
+  /**
+   * filterFinalize turns the response being sent into nginx's page for `status` from inside a header filter
+   * (ngx_http_filter_finalize_request without error_page): the caller then passes the head on; the handler's
+   * body is dropped and the page goes out in its place.
+   */
+  filterFinalize(r: HttpRequest, status: number): void {
+    const o = r.out;
+    const body = Buffer.from(errorPageBody(status, r.loc.serverTokens ?? true, VERSION) ?? '', 'latin1');
+    o.status = status;
+    o.statusText = undefined;
+    o.contentType = 'text/html';
+    o.charset = undefined;
+    o.contentLength = body.length;
+    o.lastModified = undefined;
+    o.etag = undefined;
+    r.errStatus = 0;
+    r.allowRanges = false;
+    r.keepalive &&= !CLOSE_AFTER.has(status);
+    r.replacement = body;
+  }
+
   /** errorPage redirects an error to its page; returns false if the page cannot be used. */
   errorPage(r: HttpRequest, status: number, overwrite: number, uri: string): boolean {
     const target = this.expand(r, uri);
-    if (overwrite > 0 && (overwrite < 301 || overwrite > 308)) r.out.status = overwrite;
-    else if (overwrite < 0) r.out.status = status;
-    else r.out.status = 0;
+    // The page is answered with the original status, `=code`'s, or (`=` alone) whatever the page produces.
+    r.errStatus = overwrite < 0 ? status : overwrite;
+    r.out.status = 0;
     if (target.startsWith('@')) {
       r.out.headers = [];
       this.namedLocation(r, target.slice(1));
@@ -201,11 +225,12 @@ export class HttpRuntime {
       const q = target.indexOf('?');
       if (r.method !== 'HEAD') r.method = 'GET';
       r.out.headers = [];
-      this.internalRedirect(r, q < 0 ? target : target.slice(0, q), q < 0 ? r.args : target.slice(q + 1));
+      this.internalRedirect(r, q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q + 1));
       return true;
     }
     // An absolute URL: a redirect (302 unless `=301` etc. said otherwise).
-    const code = overwrite >= 301 && overwrite <= 308 ? overwrite : 302;
+    const code = overwrite === 301 || overwrite === 302 || overwrite === 303 || overwrite === 307 || overwrite === 308 ? overwrite : 302;
+    r.errStatus = 0;
     r.out = { status: 0, contentLength: -1, headers: [], location: target };
     r.errorPage = true;
     this.specialResponse(r, code);
