@@ -170,7 +170,7 @@ export class UpstreamGroup {
         if (fails >= p.maxFails && !this.single) warn = 'upstream server temporarily disabled';
       }
       if (p.effectiveWeight < 0) p.effectiveWeight = 0;
-    } else if (t.accessed(p.slot) < t.checked(p.slot)) {
+    } else if (t.fails(p.slot) !== 0 && t.accessed(p.slot) < t.checked(p.slot)) {
       t.setFails(p.slot, 0);
     }
     this.balancer.free?.(pc, p, failed, latency);

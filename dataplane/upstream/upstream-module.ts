@@ -176,6 +176,24 @@ export function applyUpstreamPeers(cycle: Cycle, name: string, servers: ConfDire
   g.replacePeers(servers);
 }
 
+/** UpstreamPeersMessage is the worker message that replaces an upstream's peers (see docs/upstream.md). */
+export interface UpstreamPeersMessage {
+  type: 'upstream-peers';
+  upstream: string;
+  /** The full list of `server` directives (ConfDirective form, as in the config tree). */
+  peers: ConfDirective[];
+}
+
+/** handleUpstreamMessage applies an UpstreamPeersMessage to a cycle; errors come back as text, never thrown. */
+export function handleUpstreamMessage(cycle: Cycle, msg: UpstreamPeersMessage): { ok: boolean; error?: string } {
+  try {
+    applyUpstreamPeers(cycle, msg.upstream, msg.peers);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
 function sizeArg(cf: ConfCtx, v: string): number {
   const n = parseSize(v);
   if (n === undefined) cf.error(`invalid zone size "${v}"`);
