@@ -4,6 +4,7 @@
  * state (init peer), and is asked for a peer per try and told how the try went (get / free). Balancers know
  * nothing of proxying: they see peers, the shared state table and a request-specific key.
  */
+import { crc32 } from 'node:zlib';
 import type { ConfDirective } from '../core/tree.ts';
 import { makePeer, parseServer, type Peer, type PeerStateTable } from './peer.ts';
 
@@ -27,6 +28,21 @@ export interface PeerChoice {
   /** Balancer scratch carried between tries (ip_hash's running hash, a ring position). */
   hash: number;
   hashTries: number;
+  /** The peer id named by the request's affinity cookie (`sticky cookie`), or ''. */
+  stickyId: string;
+}
+
+/** Sticky is `sticky cookie NAME [path=] [expires=] [samesite=]` (session affinity by cookie). */
+export interface Sticky {
+  cookie: string;
+  path: string;
+  maxAge: number | undefined;
+  sameSite: string | undefined;
+}
+
+/** peerId is the opaque, stable id of a peer in affinity cookies (a hash of its address). */
+export function peerId(p: Peer): string {
+  return (crc32(p.name) >>> 0).toString(36);
 }
 
 /** Balancer is one balancing method bound to a group (the result of nginx's init upstream). */
@@ -67,6 +83,7 @@ export class UpstreamGroup {
   defined = false;
   file: string | undefined;
   line: number | undefined;
+  sticky: Sticky | undefined;
   /** Incremented on each peer replacement, so pooled connections to removed peers are dropped. */
   generation = 0;
   /** Extra per-group data owned by balancers and affinity (e.g. the consistent-hash ring). */
@@ -127,7 +144,7 @@ export class UpstreamGroup {
     const backup = this.backup;
     return {
       group: this, peers, backup, tried: new Uint8Array(peers.length + backup.length),
-      tries: peers.length + backup.length, key, current: undefined, started: 0, busy: false, hash: -1, hashTries: 0,
+      tries: peers.length + backup.length, key, current: undefined, started: 0, busy: false, hash: -1, hashTries: 0, stickyId: '',
     };
   }
 
@@ -142,7 +159,7 @@ export class UpstreamGroup {
 
   /** get asks the balancer for a peer, marks it tried and counts its connection. */
   get(pc: PeerChoice, now: number): Peer | undefined {
-    const p = this.balancer.get(pc, now);
+    const p = (pc.stickyId && this.stickyPeer(pc, now)) || this.balancer.get(pc, now);
     if (!p) return undefined;
     const idx = pc.peers.indexOf(p);
     pc.tried[idx >= 0 ? idx : pc.peers.length + pc.backup.indexOf(p)] = 1;
@@ -152,6 +169,15 @@ export class UpstreamGroup {
     pc.current = p;
     pc.started = now;
     return p;
+  }
+
+  /** stickyPeer returns the untried, usable peer the affinity cookie names, if any. */
+  stickyPeer(pc: PeerChoice, now: number): Peer | undefined {
+    for (let i = 0; i < pc.peers.length; i++) {
+      const p = pc.peers[i]!;
+      if (!pc.tried[i] && peerId(p) === pc.stickyId && this.usable(p, now)) return p;
+    }
+    return undefined;
   }
 
   /** free ends a try (ngx_http_upstream_free_round_robin_peer): failure accounting and the balancer's hook. */

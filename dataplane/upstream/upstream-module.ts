@@ -19,7 +19,7 @@ import { hashConsistent, hashKey, ipHash } from './balancers/hash.ts';
 import { leastConn } from './balancers/least-conn.ts';
 import { random, randomTwo } from './balancers/random.ts';
 import { roundRobin } from './balancers/round-robin.ts';
-import { UpstreamGroup, type BalancerKind } from './group.ts';
+import { UpstreamGroup, type BalancerKind, type Sticky } from './group.ts';
 import { parseAddress, parseServer, PeerStateTable, type PeerSpec } from './peer.ts';
 import { UPSTREAM_VARIABLES } from './state.ts';
 
@@ -39,6 +39,7 @@ interface UpstreamSrvConf {
   keepaliveTimeout?: number;
   keepaliveRequests?: number;
   keepaliveTime?: number;
+  sticky?: Sticky;
 }
 
 const UPS = CTX.HTTP_UPS;
@@ -80,6 +81,7 @@ function upstreamBlock(cf: ConfCtx, d: ConfDirective, umcf: UpstreamMainConf): s
   if (prev) (g as { table: PeerStateTable }).table = new PeerStateTable(buffer);
   g.kind = kind;
   if (u.key) g.data.set('key', u.key);
+  g.sticky = u.sticky;
   g.keepalive = u.keepalive ?? 0;
   g.keepaliveTimeout = u.keepaliveTimeout ?? 60_000;
   g.keepaliveRequests = u.keepaliveRequests ?? 1000;
@@ -147,6 +149,14 @@ export function runtimeGroup(umcf: UpstreamMainConf, hostPart: string, defaultPo
   if (runtime.size >= RUNTIME_MAX) runtime.clear();
   runtime.set(hostPart, g);
   return g;
+}
+
+/** stickyCookie returns the Set-Cookie value that pins a client to `peerIdValue`. */
+export function stickyCookie(st: Sticky, peerIdValue: string): string {
+  let c = `${st.cookie}=${peerIdValue}; Path=${st.path}`;
+  if (st.maxAge !== undefined) c += `; Max-Age=${st.maxAge}`;
+  if (st.sameSite) c += `; SameSite=${st.sameSite}`;
+  return c;
 }
 
 /** choiceKey is the per-request key a group's balancer hashes (client address for ip_hash, `hash` key). */
@@ -249,6 +259,29 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
         const n = parseNumber(d.args[0]!);
         if (n === undefined) return 'invalid number';
         u.keepaliveRequests = n;
+      },
+    },
+    {
+      name: 'sticky',
+      contexts: UPS,
+      args: ARGS.ONEMORE,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.sticky) return 'is duplicate';
+        if (d.args[0] !== 'cookie' || !d.args[1]) cf.error(`invalid parameter "${d.args[0]}"`);
+        const st: Sticky = { cookie: d.args[1]!, path: '/', maxAge: undefined, sameSite: undefined };
+        for (const a of d.args.slice(2)) {
+          const [k, v] = a.split('=', 2) as [string, string | undefined];
+          if (k === 'path' && v) st.path = v;
+          else if (k === 'expires' && v) {
+            const t = v === 'max' ? 315_360_000_000 : parseTime(v, 's');
+            if (t === undefined) cf.error(`invalid parameter "${a}"`);
+            st.maxAge = Math.floor(t! / 1000);
+          } else if (k === 'samesite' && v && /^(strict|lax|none)$/i.test(v)) st.sameSite = v[0]!.toUpperCase() + v.slice(1).toLowerCase();
+          else if (k === 'domain' || k === 'httponly' || k === 'secure') continue;
+          else cf.error(`invalid parameter "${a}"`);
+        }
+        u.sticky = st;
       },
     },
     { name: 'least_conn', contexts: UPS, args: ARGS.NOARGS, conf: 'srv', set: setKind(leastConn) },

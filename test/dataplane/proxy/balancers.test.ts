@@ -27,6 +27,7 @@ describe('upstream balancers', () => {
       upstream backed { server 127.0.0.1:${dead}; server 127.0.0.1:${c} backup; }
       upstream alldead { server 127.0.0.1:${dead}; server 127.0.0.1:${dead + 1 > 65535 ? dead - 1 : dead + 1}; }
       upstream rnd { random two least_conn; server 127.0.0.1:${a}; server 127.0.0.1:${b}; }
+      upstream st { sticky cookie route path=/ expires=1h samesite=lax; server 127.0.0.1:${a}; server 127.0.0.1:${b}; server 127.0.0.1:${c}; }
       upstream ew { ewma; server 127.0.0.1:${a}; server 127.0.0.1:${b}; server 127.0.0.1:${c}; }
       server { listen 127.0.0.1:${PORT};
         location /rr { proxy_pass http://rr; }
@@ -37,6 +38,7 @@ describe('upstream balancers', () => {
         location /alldead { proxy_pass http://alldead; }
         location /rnd { proxy_pass http://rnd; }
         location /ew { proxy_pass http://ew; }
+        location /st { proxy_pass http://st; }
       } }`);
   });
   after(async () => {
@@ -96,5 +98,21 @@ describe('upstream balancers', () => {
     }
     assert.deepEqual([...r].sort(), ['a', 'b']);
     assert.ok(e.size >= 2, `ewma used ${[...e]}`);
+  });
+
+  test('sticky cookie pins a client to the peer it was first given', async () => {
+    const first = await request(`http://127.0.0.1:${PORT}/st`);
+    const name = await first.body.text();
+    const cookie = String(first.headers['set-cookie']);
+    assert.match(cookie, /^route=[0-9a-z]+; Path=\/; Max-Age=3600; SameSite=Lax$/);
+    const pair = cookie.split(';')[0]!;
+    for (let i = 0; i < 6; i++) {
+      const res = await request(`http://127.0.0.1:${PORT}/st`, { headers: { cookie: pair } });
+      assert.equal(await res.body.text(), name);
+      assert.equal(res.headers['set-cookie'], undefined);
+    }
+    const other = await request(`http://127.0.0.1:${PORT}/st`, { headers: { cookie: 'route=unknown' } });
+    await other.body.dump();
+    assert.ok(other.headers['set-cookie'], 'an unknown id gets a new cookie');
   });
 });

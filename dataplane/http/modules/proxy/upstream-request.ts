@@ -11,7 +11,9 @@ import type { UpstreamGroup } from '../../../upstream/group.ts';
 import { newConnection, release, takeIdle, type UpstreamConnection } from '../../../upstream/keepalive.ts';
 import type { Peer } from '../../../upstream/peer.ts';
 import { addState, type UpstreamState } from '../../../upstream/state.ts';
-import { choiceKey } from '../../../upstream/upstream-module.ts';
+import { choiceKey, stickyCookie } from '../../../upstream/upstream-module.ts';
+import { peerId } from '../../../upstream/group.ts';
+import { cookieValue } from '../../variables-core.ts';
 import { ChunkedDecoder } from '../../chunked.ts';
 import type { HttpRequest } from '../../request.ts';
 import { OK } from '../../types.ts';
@@ -101,6 +103,7 @@ export class UpstreamRequest {
     this.target = target;
     const g = target.group;
     this.pc = g.startChoice(choiceKey(r, g));
+    if (g.sticky) this.pc.stickyId = cookieValue(r, g.sticky.cookie.toLowerCase()) ?? '';
     if (conf.nextUpstreamTries && this.pc.tries > conf.nextUpstreamTries) this.pc.tries = conf.nextUpstreamTries;
     r.conn.onClientClose = () => this.onClientAbort();
   }
@@ -315,6 +318,11 @@ export class UpstreamRequest {
       return;
     }
     const accel = copyHead(r, conf, h);
+    const sticky = this.target.group.sticky;
+    if (sticky && this.peer) {
+      const id = peerId(this.peer);
+      if (id !== this.pc.stickyId) r.out.headers.push('Set-Cookie', stickyCookie(sticky, id));
+    }
     if (accel.redirect !== undefined) {
       this.keepalive = false;
       this.releasePeer(false);
