@@ -181,7 +181,7 @@ export class UpstreamRequest {
     if (this.target.https) {
       const servername = conf.sslServerName ? (conf.sslNameTemplate ? evaluate(r, conf.sslNameTemplate) : this.target.host.replace(/:\d+$/, '')) : undefined;
       socket = tls.connect({
-        host: peer.host, port: peer.port, path: peer.socketPath, servername: servername && !net.isIP(servername) ? servername : undefined,
+        host: peer.host, port: peer.port, path: peer.socketPath, servername: servername && !net.isIP(servername) ? servername : '',
         secureContext: conf.sslContext, rejectUnauthorized: conf.sslVerify, ...conf.sslOptions,
         checkServerIdentity: conf.sslVerify ? (host, cert) => tls.checkServerIdentity(conf.sslNameTemplate ? evaluate(r, conf.sslNameTemplate) : this.target.host.replace(/:\d+$/, '') || host, cert) : () => undefined,
       });
@@ -464,7 +464,16 @@ export class UpstreamRequest {
   onClose(): void {
     if (!this.conn) return;
     const e = this.lastError;
-    if (this.phase === 0) return this.fail(FT.ERROR, `connect() failed (${errnoText(e)}) while connecting to upstream`);
+    if (this.phase === 0) {
+      const code = (e as NodeJS.ErrnoException | undefined)?.code ?? '';
+      if (this.target.https && /CERT|SIGNATURE|TLS|SSL|ISSUER/.test(code)) {
+        return this.fail(FT.ERROR, `upstream SSL certificate verify error: (${code}: ${e!.message}) while SSL handshaking to upstream`);
+      }
+      if (this.target.https && !(this.conn.socket as { connecting?: boolean }).connecting && !ERRNO[code]) {
+        return this.fail(FT.ERROR, `SSL_do_handshake() failed (${e?.message ?? 'connection closed'}) while SSL handshaking to upstream`);
+      }
+      return this.fail(FT.ERROR, `connect() failed (${errnoText(e)}) while connecting to upstream`);
+    }
     if (this.phase === READING_BODY) {
       this.log('error', e ? `recv() failed (${errnoText(e)}) while reading upstream` : 'upstream prematurely closed connection while reading upstream');
       this.abortResponse();
