@@ -57,6 +57,8 @@ describe('proxy_pass', () => {
         location /a/ { proxy_pass http://echo/x/; }
         location /b { proxy_pass http://echo/y; }
         location ~ ^/re/(.*)$ { proxy_pass http://echo; }
+        location /rw/ { rewrite ^/rw/(.*)$ /changed/$1 break; proxy_pass http://echo/x/; }
+        location /rwlast/ { rewrite ^/rwlast/(.*)$ /a/$1 last; }
         location /vars/ { proxy_pass http://127.0.0.1:${e}/v$request_uri; }
         location /kept { proxy_pass http://echo; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }
         location /redir/ { proxy_pass http://echo/x/; }
@@ -91,6 +93,10 @@ describe('proxy_pass', () => {
       ['/bc', '/yc'],
       ['/re/z?k=v', '/re/z?k=v'],
       ['/vars/w?k=1', '/v/vars/w?k=1'],
+      // After rewrite … break the URI part is ignored and the whole changed URI is sent (nginx docs).
+      ['/rw/p?q=1', '/changed/p?q=1'],
+      // A rewrite … last lands in /a/ whose URI part replaces the location prefix as usual.
+      ['/rwlast/z', '/x/z'],
     ];
     for (const [from, to] of table) assert.equal((await upstreamSaw(from)).url, to, from);
   });
