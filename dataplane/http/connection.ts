@@ -489,8 +489,18 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onEnd(): void {
     // The client half-closed: finish the request in progress, then close (nginx does not wait for more).
-    if (this.#state === HEAD) this.#close();
-    else this.#closeAfter = true;
+    if (this.#state === HEAD) {
+      this.#close();
+      return;
+    }
+    this.#closeAfter = true;
+    // A handler waiting on something else (an upstream) treats EOF as the client going away, as nginx's
+    // broken-connection check does; handlers that do not ask are left to finish.
+    const cb = this.onClientClose;
+    if (cb && this.#bodyDone && this.#req && !this.#req.finalized) {
+      this.onClientClose = undefined;
+      cb();
+    }
   }
 
   #onClose(): void {

@@ -19,6 +19,9 @@ export interface ResponseHead {
   lastModified?: number;
   etag?: string;
   location?: string;
+  /** Server and Date passed from an upstream (proxy_pass_header) replace our own. */
+  server?: string;
+  date?: string;
   /** Every other header, flat: [name, value, name, value …]. */
   headers: string[];
 }

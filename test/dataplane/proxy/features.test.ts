@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -13,9 +14,17 @@ describe('proxy features', () => {
   let app: TestUpstream;
   let closer: TestUpstream;
   let dead: TestUpstream;
+  let hang: net.Server;
+  let hangClosed = 0;
+  let hangOpened = 0;
   before(async () => {
     app = await httpUpstream('app', (req, res, body) => {
-      if (req.url === '/accel') {
+      if (req.url === '/hdr') {
+        res.setHeader('x-secret', 's');
+        res.setHeader('server', 'app-server');
+        res.setHeader('x-accel-redirect', '/internal/nope');
+        res.end('hdr');
+      } else if (req.url === '/accel') {
         res.setHeader('x-accel-redirect', '/internal/target');
         res.end('ignored');
       } else if (req.url!.startsWith('/chunked')) {
@@ -36,6 +45,14 @@ describe('proxy features', () => {
       setTimeout(() => s.end(), 50);
     });
     dead = await rawUpstream((s) => s.destroy());
+    hang = net.createServer((s) => {
+      hangOpened++;
+      s.resume();
+      s.on('close', () => hangClosed++);
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const hangPort = (hang.address() as net.AddressInfo).port;
     dp = await startDataplane(`http {
       upstream app { server 127.0.0.1:${app.port}; keepalive 4; }
       upstream closer { server 127.0.0.1:${closer.port}; keepalive 4; }
@@ -49,6 +66,8 @@ describe('proxy features', () => {
         location /mixed2 { proxy_pass http://mixed/err500; proxy_intercept_errors on; error_page 500 = @report; }
         location @report { return 200 "addr=$upstream_addr status=$upstream_status\\n"; }
         location /closer { proxy_pass http://closer; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        location /hang { proxy_pass http://127.0.0.1:${hangPort}; }
+        location /hdr { proxy_pass http://app; proxy_hide_header X-Secret; proxy_pass_header Server; proxy_ignore_headers X-Accel-Redirect; }
         location /tries { proxy_pass http://mixed; proxy_next_upstream_tries 1; error_page 502 = @report; }
       } }`);
   });
@@ -57,6 +76,7 @@ describe('proxy features', () => {
     await app.close();
     await closer.close();
     await dead.close();
+    hang.close();
   });
 
   test('X-Accel-Redirect continues the request in an internal location', async () => {
@@ -127,5 +147,25 @@ describe('proxy features', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal(closer.connections, 3);
+  });
+
+  test('a client that goes away is logged as 499 and the upstream connection is closed too', async () => {
+    const sock = net.connect(PORT, '127.0.0.1');
+    sock.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
+    const until = Date.now() + 3000;
+    while (hangOpened === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(hangOpened, 1, "upstream connection opened");
+    sock.destroy();
+    while (hangClosed === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(hangClosed, 1, "upstream connection closed");
+    assert.match(dp.errorLog(), /client prematurely closed connection, so upstream connection is closed too while reading response header from upstream.*\/hang/);
+  });
+
+  test('proxy_hide_header, proxy_pass_header and proxy_ignore_headers shape the response', async () => {
+    const res = await request(`${base}/hdr`);
+    assert.equal(await res.body.text(), 'hdr');
+    assert.equal(res.headers['x-secret'], undefined);
+    assert.equal(res.headers.server, 'app-server');
+    assert.equal(res.headers['x-accel-redirect'], undefined);
   });
 });

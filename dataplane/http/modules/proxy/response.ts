@@ -151,6 +151,12 @@ export function copyHead(r: HttpRequest, conf: ProxyLocConf, h: UpstreamHead): A
       case 'etag':
         o.etag = value;
         continue;
+      case 'server':
+        o.server = value;
+        continue;
+      case 'date':
+        o.date = value;
+        continue;
     }
     o.headers.push(name, value);
   }
