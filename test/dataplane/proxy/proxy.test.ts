@@ -220,4 +220,16 @@ describe('proxy_pass', () => {
     assert.equal(Buffer.compare(await gotBig, big), 0);
     ws.close();
   });
+
+  test('a large buffered body goes through a temp file and is sent again on a retry', async () => {
+    const big = Buffer.alloc(300_000);
+    for (let i = 0; i < big.length; i++) big[i] = 97 + (i % 26);
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${base}/resetfirst/put`, { method: 'PUT', body: big });
+      assert.equal(res.statusCode, 200);
+      const seen = (await res.body.json()) as { body: string; headers: Record<string, string> };
+      assert.equal(seen.headers['content-length'], String(big.length));
+      assert.equal(seen.body, big.toString('latin1'));
+    }
+  });
 });

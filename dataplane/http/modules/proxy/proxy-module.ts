@@ -4,6 +4,7 @@
  * body, and hands over to UpstreamRequest. Configuration lives in conf.ts, request building in
  * create-request.ts, response heads in response.ts, buffering in spool.ts, upgrades in tunnel.ts.
  */
+import path from 'node:path';
 import type { UpstreamMainConf } from '../../../upstream/upstream-module.ts';
 import { runtimeGroup, upstreamMainConf } from '../../../upstream/upstream-module.ts';
 import type { HttpRequest } from '../../request.ts';
@@ -11,6 +12,7 @@ import { DONE, defineHttpModule, type VariableDef } from '../../types.ts';
 import { evaluate } from '../../variables.ts';
 import { mergeProxyLocConf, proxyDirectives, type ProxyLocConf } from './conf.ts';
 import { upstreamUri } from './create-request.ts';
+import { RequestBody } from './request-body.ts';
 import { UpstreamRequest, type Target } from './upstream-request.ts';
 
 let proxyIndex = -1;
@@ -56,16 +58,26 @@ function proxyHandler(r: HttpRequest): number {
     return DONE;
   }
   if (conf.requestBuffering || (r.chunked && conf.httpVersion === '1.0')) {
+    const body = new RequestBody(r.loc.clientBodyBufferSize!, path.join(r.http.cycle.prefix, 'client_body_temp'));
+    u.body = body;
+    let failed = false;
     r.conn.readBody(r, {
+      onData(d) {
+        if (failed) return;
+        try {
+          body.add(d);
+        } catch (err) {
+          failed = true;
+          r.http.cycle.log?.log('crit', `*${r.conn.id} cannot write client request body to a temp file: ${(err as Error).message}`);
+        }
+      },
       onEnd(status) {
         if (status === 499) return;
-        if (status) {
+        if (status || failed) {
           u.finish();
-          r.finalize(status);
+          r.finalize(status || 500);
           return;
         }
-        u.body = r.body ?? [];
-        u.bodyLength = u.body.reduce((n, b) => n + b.length, 0);
         u.connect();
       },
     });

@@ -21,6 +21,7 @@ import { evaluate } from '../../variables.ts';
 import { FT, FT_STATUS, type ProxyLocConf } from './conf.ts';
 import { createHead } from './create-request.ts';
 import { copyHead, MAX_HEAD, parseUpstreamHead, type UpstreamHead } from './response.ts';
+import type { RequestBody } from './request-body.ts';
 import { ResponseSpool } from './spool.ts';
 import { Tunnel } from './tunnel.ts';
 import type { PeerChoice } from '../../../upstream/group.ts';
@@ -65,8 +66,7 @@ export class UpstreamRequest {
   readonly pc: PeerChoice;
   readonly started = Date.now();
   /** The buffered request body (proxy_request_buffering on), or undefined. */
-  body: Buffer[] | undefined;
-  bodyLength = 0;
+  body: RequestBody | undefined;
   /** Streaming body state (proxy_request_buffering off). */
   streaming = false;
   streamQueue: Buffer[] | undefined = [];
@@ -96,6 +96,11 @@ export class UpstreamRequest {
   readonly #timeout = () => this.onTimeout();
   readonly #connected = () => this.onConnect();
   readonly #sent = () => this.onRequestWritten();
+  readonly #bodySent = () => {
+    const s = this.conn?.socket;
+    if (s && s.writableLength > 0) s.once('drain', this.#sent);
+    else this.onRequestWritten();
+  };
 
   constructor(r: HttpRequest, conf: ProxyLocConf, target: Target) {
     this.r = r;
@@ -211,20 +216,24 @@ export class UpstreamRequest {
     const r = this.r;
     c.requests++;
     this.phase = SENDING;
-    const bodyLength = this.streaming ? (this.chunkedBody ? -2 : r.contentLength) : this.body ? this.bodyLength : -1;
+    const bodyLength = this.streaming ? (this.chunkedBody ? -2 : r.contentLength) : this.body ? this.body.length : -1;
     const { head, keepalive } = createHead(r, this.conf, this.target.uri, bodyLength);
     this.keepalive = keepalive && c.group.keepalive > 0;
     const s = c.socket;
-    let n = Buffer.byteLength(head, 'latin1');
+    const n = Buffer.byteLength(head, 'latin1');
+    this.requestSent = true;
+    this.state!.bytesSent += n;
     if (this.body && this.body.length > 0) {
       s.cork();
       s.write(head, 'latin1');
-      for (const b of this.body) s.write(b);
-      n += this.bodyLength;
+      this.state!.bytesSent += this.body.length;
+      this.phase = READING_HEAD;
+      this.arm(this.conf.sendTimeout!, 'sending request to upstream');
+      this.body.writeTo(s, this.#bodySent);
       s.uncork();
-    } else s.write(head, 'latin1');
-    this.requestSent = true;
-    this.state!.bytesSent += n;
+      return;
+    }
+    s.write(head, 'latin1');
     if (this.streaming) {
       this.streamStarted = true;
       const q = this.streamQueue!;
@@ -543,6 +552,7 @@ export class UpstreamRequest {
     this.disarm();
     this.r.conn.onClientClose = undefined;
     this.spool?.close();
+    this.body?.close();
   }
 
   onClientAbort(): void {
