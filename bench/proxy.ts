@@ -3,7 +3,9 @@
  * origin (nginx serving a small body and a 64 KiB body), 1 worker each, keep-alive to the origin:
  *   portico (1 worker), Debian's nginx (worker_processes 1), http-proxy (npm) and an undici Pool proxy.
  * Prints req/s, p99 and ratios against nginx and the best Node.js proxy.
- *   node bench/proxy.ts [--duration S (10)] [--warmup S (2)] [--connections 50,200] [--only small|64k]
+ * Targets run side by side and are measured in interleaved rounds (median of --rounds), so load from other
+ * processes on the machine hits them alike.
+ *   node bench/proxy.ts [--duration S (5)] [--warmup S (2)] [--rounds N (3)] [--connections 50,200] [--only small|64k]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,7 +22,8 @@ const BASE = 26960;
 
 const { values: opt } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50,200' },
     only: { type: 'string' },
@@ -146,31 +149,35 @@ const conns = opt.connections!.split(',').map(Number);
 const rows: string[][] = [];
 try {
   await waitPort(ORIGIN, origin);
-  console.log(`wrk -t2, ${opt.warmup}s warm-up + ${opt.duration}s per run, loopback; origin: nginx (1 worker)\n`);
-  let port = BASE;
-  for (const s of scenarios) {
-    for (const c of conns) {
-      const res = new Map<string, Result>();
-      for (const t of targets) {
-        const p = port++;
-        const child = startTarget(t, p);
-        try {
-          await waitPort(p, child);
-          const url = `http://127.0.0.1:${p}${s.path}`;
-          wrk(url, c, opt.warmup!);
-          const r = wrk(url, c, opt.duration!);
+  console.log(`wrk -t2, ${opt.warmup}s warm-up, median of ${opt.rounds} interleaved ${opt.duration}s runs, loopback; origin: nginx (1 worker)\n`);
+  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const children = new Map<string, { child: ChildProcess; port: number }>();
+  targets.forEach((t, i) => children.set(t, { child: startTarget(t, BASE + i), port: BASE + i }));
+  try {
+    for (const { child, port } of children.values()) await waitPort(port, child);
+    for (const s of scenarios) {
+      for (const c of conns) {
+        const runs = new Map<string, Result[]>(targets.map((t) => [t, []]));
+        for (const { port } of children.values()) wrk(`http://127.0.0.1:${port}${s.path}`, c, opt.warmup!);
+        for (let round = 0; round < Number(opt.rounds); round++) {
+          for (const t of targets) runs.get(t)!.push(wrk(`http://127.0.0.1:${children.get(t)!.port}${s.path}`, c, opt.duration!));
+        }
+        const res = new Map<string, Result>();
+        for (const t of targets) {
+          const rs = runs.get(t)!;
+          const r = { rps: median(rs.map((x) => x.rps)), p99ms: median(rs.map((x) => x.p99ms)), errors: rs.reduce((n, x) => n + x.errors, 0) };
           res.set(t, r);
           rows.push([`${s.name} c=${c}`, t, r.rps.toFixed(0), `${r.p99ms.toFixed(2)} ms`, String(r.errors)]);
-        } finally {
-          await stop(child);
         }
+        const portico = res.get('portico')!;
+        const nginx = res.get('nginx')!;
+        const bestNode = ['http-proxy', 'undici'].map((n) => [n, res.get(n)!] as const).sort((a, b) => b[1].rps - a[1].rps)[0]!;
+        rows.push([`${s.name} c=${c}`, 'portico/nginx', `${(portico.rps / nginx.rps).toFixed(2)}x`, `${(portico.p99ms / nginx.p99ms).toFixed(2)}x`, '']);
+        rows.push([`${s.name} c=${c}`, `portico/${bestNode[0]}`, `${(portico.rps / bestNode[1].rps).toFixed(2)}x`, `${(portico.p99ms / bestNode[1].p99ms).toFixed(2)}x`, '']);
       }
-      const portico = res.get('portico')!;
-      const nginx = res.get('nginx')!;
-      const bestNode = ['http-proxy', 'undici'].map((n) => [n, res.get(n)!] as const).sort((a, b) => b[1].rps - a[1].rps)[0]!;
-      rows.push([`${s.name} c=${c}`, 'portico/nginx', `${(portico.rps / nginx.rps).toFixed(2)}x`, `${(portico.p99ms / nginx.p99ms).toFixed(2)}x`, '']);
-      rows.push([`${s.name} c=${c}`, `portico/${bestNode[0]}`, `${(portico.rps / bestNode[1].rps).toFixed(2)}x`, `${(portico.p99ms / bestNode[1].p99ms).toFixed(2)}x`, '']);
     }
+  } finally {
+    for (const { child } of children.values()) await stop(child);
   }
 } finally {
   await stop(origin);
