@@ -91,6 +91,8 @@ export class UpstreamRequest {
   decoder: ChunkedDecoder | undefined;
   spool: ResponseSpool | undefined;
   paused = false;
+  /** The response status is a proxy_next_upstream condition that counts as a failure of the peer. */
+  statusFailed = false;
   readonly #emit = (d: Buffer) => this.deliver(d);
   readonly #resume = () => this.resume();
   readonly #timeout = () => this.onTimeout();
@@ -173,6 +175,7 @@ export class UpstreamRequest {
     this.head = undefined;
     this.headBuf = undefined;
     this.requestSent = false;
+    this.statusFailed = false;
     this.lastError = undefined;
     const idle = takeIdle(g, peer, now);
     if (idle) {
@@ -311,9 +314,13 @@ export class UpstreamRequest {
     st.status = h.status;
     st.headerTime = performance.now() - st.start;
     const ft = FT_STATUS[h.status];
-    if (ft !== undefined && conf.nextUpstream! & ft && this.canRetry()) {
-      this.fail(ft, '');
-      return;
+    if (ft !== undefined && conf.nextUpstream! & ft) {
+      if (this.canRetry()) {
+        this.fail(ft, '');
+        return;
+      }
+      // Listed statuses count as unsuccessful attempts even when no peer is left to try (403/404 never do).
+      this.statusFailed = ft !== FT.HTTP_403 && ft !== FT.HTTP_404;
     }
     if (conf.interceptErrors && h.status >= 300 && r.loc.errorPages?.some((p) => p.status === h.status)) {
       this.keepalive = false;
@@ -352,7 +359,7 @@ export class UpstreamRequest {
     }
     r.sendHeader();
     if (noBody) {
-      if (h.contentLength > 0 || h.chunked) this.keepalive = false;
+      if (r.method !== 'HEAD' && (h.contentLength > 0 || h.chunked)) this.keepalive = false;
       this.bodyDone();
       return;
     }
@@ -425,7 +432,7 @@ export class UpstreamRequest {
   bodyDone(): void {
     this.disarm();
     this.phase = DONE_;
-    this.releasePeer(false);
+    this.releasePeer(this.statusFailed);
     const c = this.conn;
     this.conn = undefined;
     if (c) {
