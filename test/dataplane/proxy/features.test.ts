@@ -24,6 +24,9 @@ describe('proxy features', () => {
         res.setHeader('server', 'app-server');
         res.setHeader('x-accel-redirect', '/internal/nope');
         res.end('hdr');
+      } else if (req.url === '/accel2') {
+        res.setHeader('x-accel-redirect', '/err500');
+        res.end();
       } else if (req.url === '/accel') {
         res.setHeader('x-accel-redirect', '/internal/target');
         res.end('ignored');
@@ -167,5 +170,10 @@ describe('proxy features', () => {
     assert.equal(res.headers['x-secret'], undefined);
     assert.equal(res.headers.server, 'app-server');
     assert.equal(res.headers['x-accel-redirect'], undefined);
+  });
+
+  test('$upstream_* variables separate upstream groups with " : " after X-Accel-Redirect', async () => {
+    const res = await request(`${base}/accel2`);
+    assert.equal(await res.body.text(), `addr=127.0.0.1:${app.port} : 127.0.0.1:${app.port} status=200 : 500\n`);
   });
 });
