@@ -18,6 +18,8 @@ import { serializeHead } from './write.ts';
 const HEAD = 0;
 const BUSY = 1;
 const CLOSED = 2;
+/** The socket was handed to a tunnel (WebSocket, Upgrade): this connection no longer reads or times it. */
+const TUNNEL = 3;
 
 let connectionIds = 0;
 
@@ -415,7 +417,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   // ---- lifecycle ----
 
   requestDone(r: HttpRequest): void {
-    if (r !== this.#req) return;
+    if (r !== this.#req || this.#state === TUNNEL) return;
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
@@ -463,7 +465,25 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#arm(5000);
   }
 
+  takeSocket(r: HttpRequest): { socket: net.Socket; buffered: Buffer | undefined } | undefined {
+    if (r !== this.#req || this.#state !== BUSY) return undefined;
+    this.#state = TUNNEL;
+    this.#disarm();
+    this.onClientClose = undefined;
+    const buffered = this.#buf;
+    this.#buf = undefined;
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
+    this.socket.removeAllListeners('close');
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    return { socket: this.socket, buffered };
+  }
+
   abort(r: HttpRequest): void {
+    if (this.#state === TUNNEL) return;
     this.#aborted = true;
     void r;
     this.#close();
@@ -486,8 +506,18 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onEnd(): void {
     // The client half-closed: finish the request in progress, then close (nginx does not wait for more).
-    if (this.#state === HEAD) this.#close();
-    else this.#closeAfter = true;
+    if (this.#state === HEAD) {
+      this.#close();
+      return;
+    }
+    this.#closeAfter = true;
+    // A handler waiting on something else (an upstream) treats EOF as the client going away, as nginx's
+    // broken-connection check does; handlers that do not ask are left to finish.
+    const cb = this.onClientClose;
+    if (cb && this.#bodyDone && this.#req && !this.#req.finalized) {
+      this.onClientClose = undefined;
+      cb();
+    }
   }
 
   #onClose(): void {
