@@ -7,8 +7,31 @@ import { coreModule, errlogModule } from './core/core-module.ts';
 import type { Module } from './core/module.ts';
 import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
+import { mailAuthHttpModule } from './mail/auth-http-module.ts';
+import { mailCoreModule } from './mail/core-module.ts';
+import { mailImapModule } from './mail/imap-module.ts';
+import { mailModule } from './mail/mail-module.ts';
+import { mailPop3Module } from './mail/pop3-module.ts';
+import { mailProxyModule } from './mail/proxy-module.ts';
+import { mailRealipModule } from './mail/realip-module.ts';
+import { mailSmtpModule } from './mail/smtp-module.ts';
+import { mailSslModule } from './mail/ssl-module.ts';
 
-export const MODULES: readonly Module[] = [coreModule, errlogModule, eventsModule, eventCoreModule];
+export const MODULES: readonly Module[] = [
+  coreModule,
+  errlogModule,
+  eventsModule,
+  eventCoreModule,
+  mailModule,
+  mailCoreModule,
+  mailSslModule,
+  mailPop3Module,
+  mailImapModule,
+  mailSmtpModule,
+  mailAuthHttpModule,
+  mailProxyModule,
+  mailRealipModule,
+];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */
 export function createRegistry(): Registry {

@@ -1,0 +1,145 @@
+/**
+ * ngx_mail_module: the `mail {}` block. It creates every mail module's main and server confs, parses the block,
+ * merges each `server {}` with the block level, turns each server into a ready MailServer, and registers one
+ * Listening per address (nginx's ngx_mail_optimize_servers: a wildcard `*:port` serves the specific addresses
+ * of its port that have no `bind`, choosing the server by the connection's local address).
+ */
+import type net from 'node:net';
+import type { ConfCtx, ConfLevel } from '../core/conf.ts';
+import { errlogModule } from '../core/core-module.ts';
+import { cycleOf, type Cycle } from '../core/cycle.ts';
+import { ErrorLog } from '../core/log.ts';
+import { ARGS, CTX, defineModule } from '../core/module.ts';
+import { mailCoreModule, type ListenSpec, type MailCoreMainConf, type MailCoreSrvConf } from './core-module.ts';
+import type { MailListen, MailModule, MailServer } from './mail.ts';
+import { MailSession } from './session.ts';
+import { MailStats } from './stats.ts';
+
+export interface MailConf {
+  level?: ConfLevel;
+  servers: MailServer[];
+  /** This worker's session counters for this cycle (see stats.ts). */
+  stats: MailStats;
+  /** Connection numbers for log lines (`*N`). */
+  connections: number;
+  /** Error logs opened in this worker, closed when the cycle stops serving here. */
+  logs: ErrorLog[];
+}
+
+export const mailModule = defineModule<MailConf>({
+  name: 'ngx_mail_module',
+  type: 'core',
+  configureArg: '--with-mail',
+  directives: [{ name: 'mail', contexts: CTX.MAIN, args: ARGS.BLOCK | ARGS.NOARGS, set: mailBlock }],
+  createConf: () => ({ servers: [], stats: new MailStats(), connections: 0, logs: [] }),
+  initWorker(cycle) {
+    const conf = cycle.conf(mailModule);
+    if (!conf?.level) return;
+    const main = cycle.conf(errlogModule).targets;
+    const opened = new Map<string, ErrorLog>();
+    for (const server of conf.servers) {
+      const targets = srvOf(server).errorLog ?? main;
+      const key = JSON.stringify(targets);
+      let log = opened.get(key);
+      if (!log) {
+        log = new ErrorLog(targets);
+        opened.set(key, log);
+        conf.logs.push(log);
+      }
+      server.log = log;
+    }
+  },
+  exitWorker(cycle) {
+    const conf = cycle.conf(mailModule);
+    for (const log of conf?.logs.splice(0) ?? []) log.close();
+  },
+});
+
+function srvOf(server: MailServer): MailCoreSrvConf {
+  return server.srv[server.registry.index(mailCoreModule)] as MailCoreSrvConf;
+}
+
+function mailBlock(cf: ConfCtx, d: import('../core/tree.ts').ConfDirective, conf: MailConf): string | void {
+  if (conf.level) return 'is duplicate';
+  const modules = cf.registry.ofType('mail') as MailModule[];
+  const level: ConfLevel = { main: [], srv: [] };
+  for (const m of modules) {
+    level.main[cf.index(m)] = m.createMainConf?.(cf);
+    level.srv![cf.index(m)] = m.createSrvConf?.(cf);
+  }
+  conf.level = level;
+  cf.parse(d.block!, CTX.MAIL_MAIN, level);
+  for (const m of modules) m.initMainConf?.(cf, level.main[cf.index(m)]);
+
+  const cmcf = level.main[cf.index(mailCoreModule)] as MailCoreMainConf;
+  const saved = cf.level;
+  try {
+    for (const cscf of cmcf.servers) {
+      const srv = cscf.srv!;
+      // Merges read sibling modules' confs of the same server through cf.level (the smtp greeting needs
+      // server_name): core merges first because it is listed first.
+      cf.level = { main: level.main, srv };
+      for (const m of modules) m.mergeSrvConf?.(cf, level.srv![cf.index(m)], srv[cf.index(m)]);
+      const server: MailServer = {
+        srv,
+        registry: cf.registry,
+        protocol: cscf.protocol!,
+        serverName: cscf.serverName!,
+        timeout: cscf.timeout!,
+        maxErrors: cscf.maxErrors!,
+        log: undefined,
+        secureContext: undefined,
+        verifyClient: 0,
+        stats: conf.stats,
+        realIp: () => false,
+        resolver: cscf.resolver ? { servers: cscf.resolver, timeout: cscf.resolverTimeout! } : undefined,
+      };
+      for (const m of modules) m.initServer?.(cf, server, srv[cf.index(m)]);
+      conf.servers.push(server);
+    }
+  } finally {
+    cf.level = saved;
+  }
+  addListening(cf, conf, cmcf);
+}
+
+/** addListening groups listens by port and registers one Listening per socket to open. */
+function addListening(cf: ConfCtx, conf: MailConf, cmcf: MailCoreMainConf): void {
+  const cycle = cycleOf(cf);
+  const serverOf = new Map<ListenSpec, MailServer>();
+  cmcf.servers.forEach((cscf, i) => {
+    for (const ls of cscf.listens) serverOf.set(ls, conf.servers[i]!);
+  });
+  const byPort = new Map<number, ListenSpec[]>();
+  for (const ls of cmcf.listens) byPort.set(ls.port, [...(byPort.get(ls.port) ?? []), ls]);
+  for (const specs of byPort.values()) {
+    const wildcard = specs.find((l) => l.wildcard && l.host === '0.0.0.0') ?? specs.find((l) => l.wildcard);
+    for (const ls of specs) {
+      const listen = toListen(ls, serverOf.get(ls)!);
+      if (wildcard && ls !== wildcard && !ls.bind && !ls.wildcard) continue; // served by the wildcard socket
+      const served = ls === wildcard ? specs.filter((o) => o !== ls && !o.bind && !o.wildcard).map((o) => toListen(o, serverOf.get(o)!)) : [];
+      cycle.addListening({
+        key: ls.addrText.startsWith('0.0.0.0:') ? `*:${ls.port}` : ls.addrText,
+        host: ls.host,
+        port: ls.port,
+        backlog: ls.backlog,
+        ipv6only: ls.ipv6only,
+        owner: 'mail',
+        handler: connectionHandler(conf, cycle, listen, served),
+      });
+    }
+  }
+}
+
+function toListen(ls: ListenSpec, server: MailServer): MailListen {
+  return { ...ls, server };
+}
+
+function connectionHandler(conf: MailConf, _cycle: Cycle, listen: MailListen, served: MailListen[]): (socket: net.Socket) => void {
+  if (!served.length) return (socket) => new MailSession(socket, listen, ++conf.connections).start();
+  return (socket) => {
+    const local = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+    const chosen = served.find((l) => l.host === local) ?? listen;
+    new MailSession(socket, chosen, ++conf.connections).start();
+  };
+}
