@@ -17,9 +17,13 @@ export interface CycleWorker {
   readLog(): string;
 }
 
-/** startCycleWorker serves `conf` (nginx.conf text; `%PREFIX%` becomes a temp folder) in a worker thread. */
-export async function startCycleWorker(conf: string): Promise<CycleWorker> {
+/**
+ * startCycleWorker serves `conf` (nginx.conf text; `%PREFIX%` becomes a temp folder) in a worker thread;
+ * `setup` may put files (certificates) into the folder first.
+ */
+export async function startCycleWorker(conf: string, setup?: (prefix: string) => void): Promise<CycleWorker> {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-mail-'));
+  setup?.(prefix);
   const errorLog = path.join(prefix, 'error.log');
   const text = conf.replaceAll('%PREFIX%', prefix);
   const worker = new Worker(new URL('./cycle-worker.ts', import.meta.url), { workerData: { conf: text, prefix } });
