@@ -340,7 +340,11 @@ describe('SMTP proxy', () => {
   });
 
   it('counts sessions and auth results per protocol', async () => {
-    const stats = await portico.stats();
+    let stats = await portico.stats();
+    for (let i = 0; i < 40 && stats.active.smtp !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      stats = await portico.stats();
+    }
     assert.ok(stats.sessions.smtp >= 10);
     assert.ok(stats.auth.smtp.ok >= 5);
     assert.ok(stats.auth.smtp.fail >= 2);
