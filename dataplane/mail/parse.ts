@@ -108,6 +108,7 @@ export function parseAuthLine(s: ParseTarget): ParseResult {
  */
 export function parseImapCommand(s: ParseTarget): ParseResult {
   const b = s.buffer;
+  s.tag = '';
   const lf0 = lineEnd(s, s.pos);
   if (lf0 < 0) return PARSE.AGAIN;
   let p = s.pos;
