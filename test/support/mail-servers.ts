@@ -100,6 +100,9 @@ first_valid_gid = 1
 default_login_user = dovenull
 default_internal_user = dovecot
 pop3_uidl_format = %08Xu%08Xv
+# Tests try wrong passwords on purpose: no growing delay for loopback.
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u ${dir}/users
