@@ -7,6 +7,10 @@ import { coreModule, errlogModule } from './core/core-module.ts';
 import type { Module } from './core/module.ts';
 import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
+import { httpCoreModule } from './http/core-module.ts';
+import { httpModule } from './http/http-module.ts';
+import { httpMetricsModule } from './http/metrics/module.ts';
+import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { mailAuthHttpModule } from './mail/auth-http-module.ts';
 import { mailCoreModule } from './mail/core-module.ts';
 import { mailImapModule } from './mail/imap-module.ts';
@@ -18,11 +22,18 @@ import { mailSmtpModule } from './mail/smtp-module.ts';
 import { mailSslModule } from './mail/ssl-module.ts';
 
 export const MODULES: readonly Module[] = [
+  // core
   coreModule,
   errlogModule,
   eventsModule,
   eventCoreModule,
+  httpModule,
   mailModule,
+  // http: the first listed filter is the closest to the wire
+  httpCoreModule,
+  httpRewriteModule,
+  httpMetricsModule,
+  // mail, in nginx's order
   mailCoreModule,
   mailSslModule,
   mailPop3Module,

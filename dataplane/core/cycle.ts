@@ -8,11 +8,24 @@ import { ConfCtx, type Diagnostic } from './conf.ts';
 import { ConfError } from './errors.ts';
 import { CTX, type Module } from './module.ts';
 import type { Registry } from './registry.ts';
+import type { Runtime } from './runtime.ts';
 import type { ConfTree } from './tree.ts';
+import type { ErrorLog } from './log.ts';
 import { ZonePool } from './zones.ts';
 
-/** ConnectionHandler receives each accepted connection for a listening address; its owner is a protocol. */
-export type ConnectionHandler = (socket: import('node:net').Socket) => void;
+/**
+ * ConnectionHandler receives each accepted connection for a listening address; its owner is a protocol.
+ * `slot.current` is the address's Listening in the newest cycle: long-lived connections read it again when
+ * they start new work (the next request on a keep-alive connection), which is how a reload reaches them.
+ */
+export type ConnectionHandler = (socket: import('node:net').Socket, slot: ListenSlot) => void;
+
+/** ListenSlot is a worker's stable handle on one address across reloads. */
+export interface ListenSlot {
+  readonly current: Listening;
+  /** True once the worker is shutting down gracefully: finish what is in flight, keep nothing alive. */
+  readonly draining: boolean;
+}
 
 /** Listening is one address a cycle listens on (nginx's ngx_listening_t). */
 export interface Listening {
@@ -26,6 +39,8 @@ export interface Listening {
   /** Which protocol block declared it ("http", "mail"), to refuse two protocols on one socket. */
   owner: string;
   handler: ConnectionHandler;
+  /** Protocol data for this address in this cycle (HTTP: the servers and runtime). */
+  ctx?: unknown;
 }
 
 export interface CycleInit {
@@ -48,6 +63,13 @@ export class Cycle {
   readonly confs: unknown[] = [];
   readonly listening: Listening[] = [];
   diagnostics: Diagnostic[] = [];
+  /** The worker this cycle serves in; set before modules' initWorker, unset in a cycle built only to validate. */
+  runtime: Runtime | undefined;
+
+  /** The error log of the worker serving this cycle (undefined while only validating). */
+  get log(): ErrorLog | undefined {
+    return this.runtime?.log;
+  }
 
   constructor(init: CycleInit) {
     this.tree = init.tree;

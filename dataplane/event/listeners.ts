@@ -25,7 +25,16 @@ export class ConnectionLimiter {
 interface Slot {
   server: net.Server;
   current: Listening;
+  draining: boolean;
 }
+
+/**
+ * IDLE_CLOSER is the property under which a protocol hangs a function on an accepted socket that closes the
+ * connection if it is idle (between requests) and reports whether it did; graceful shutdown calls it.
+ */
+export const IDLE_CLOSER = Symbol('portico.idleCloser');
+
+type Closable = net.Socket & { [IDLE_CLOSER]?: () => boolean };
 
 /** ListenerSet owns one worker's servers and routes accepted sockets to the current cycle's handler. */
 export class ListenerSet {
@@ -47,7 +56,7 @@ export class ListenerSet {
     try {
       for (const [key, l] of wanted) {
         if (this.#slots.has(key)) continue;
-        const slot = { server: undefined as unknown as net.Server, current: l };
+        const slot: Slot = { server: undefined as unknown as net.Server, current: l, draining: false };
         slot.server = await this.#listen(l, slot);
         this.#slots.set(key, slot);
         opened.push(key);
@@ -101,7 +110,18 @@ export class ListenerSet {
       lim.active--;
       this.sockets.delete(socket);
     });
-    slot.current.handler(socket);
+    slot.current.handler(socket, slot);
+  }
+
+  /**
+   * drain stops accepting, marks every slot draining (protocols stop keeping connections alive) and closes
+   * connections that are idle now. Returns how many connections remain.
+   */
+  drain(): number {
+    for (const s of this.#slots.values()) s.draining = true;
+    for (const s of this.#slots.values()) s.server.close();
+    for (const socket of this.sockets) (socket as Closable)[IDLE_CLOSER]?.();
+    return this.sockets.size;
   }
 
   /** close stops accepting on every address; established connections are left to their protocol. */

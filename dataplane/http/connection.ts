@@ -1,0 +1,450 @@
+/**
+ * An HTTP/1.x connection: reads request heads (bounded), runs one request at a time (pipelined requests
+ * wait in the buffer), reads or discards request bodies, writes responses (Content-Length or chunked), and
+ * keeps the connection alive between requests. Each new request reads the listening slot again, so a
+ * reload applies to the next request on a kept-alive connection.
+ */
+import type net from 'node:net';
+import type { ListenSlot } from '../core/cycle.ts';
+import { IDLE_CLOSER } from '../event/listeners.ts';
+import { ChunkedDecoder } from './chunked.ts';
+import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
+import { HttpRequest, type BodyReader, type ConnectionInfo, type ResponseSink } from './request.ts';
+import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { serializeHead } from './write.ts';
+
+const HEAD = 0;
+const BUSY = 1;
+const CLOSED = 2;
+
+let connectionIds = 0;
+
+/** Bytes kept from a client while a request is being handled before reading pauses (pipelining bound). */
+const PIPELINE_HOLD = 64 * 1024;
+
+export class Http1Connection implements ConnectionInfo, ResponseSink {
+  readonly socket: net.Socket;
+  readonly slot: ListenSlot;
+  readonly id = ++connectionIds;
+  readonly startTime = Date.now();
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly tls: import('node:tls').TLSSocket | undefined;
+  requests = 0;
+
+  #state = HEAD;
+  #buf: Buffer | undefined;
+  #req: HttpRequest | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #parsing = false;
+  #paused = false;
+  // Request body state.
+  #reader: BodyReader | undefined;
+  #remaining = 0;
+  #decoder: ChunkedDecoder | undefined;
+  #bodyDone = true;
+  #discarding = false;
+  // Response state.
+  #head: string | undefined;
+  #chunkedOut = false;
+  #noBody = false;
+  #closeAfter = false;
+  #aborted = false;
+  /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
+  onClientClose: (() => void) | undefined;
+
+  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket) {
+    this.socket = socket;
+    this.slot = slot;
+    this.tls = tls;
+    this.remoteAddress = stripV4Mapped(socket.remoteAddress ?? '');
+    this.remotePort = socket.remotePort ?? 0;
+    this.localAddress = stripV4Mapped(socket.localAddress ?? '');
+    this.localPort = socket.localPort ?? 0;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('close', () => this.#onClose());
+    socket.on('error', () => {});
+    (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
+    const addr = this.#addr();
+    this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+  }
+
+  #addr(): HttpAddrConf {
+    const ctx = this.slot.current.ctx as HttpListenCtx;
+    return (ctx.byAddr && ctx.byAddr.get(this.localAddress)) || ctx.fallback;
+  }
+
+  #arm(ms: number): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = ms > 0 ? setTimeout(() => this.#onTimeout(), ms) : undefined;
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #onTimeout(): void {
+    this.#timer = undefined;
+    const r = this.#req;
+    if (this.#state === HEAD) {
+      // Idle keep-alive or a head that never completed: nginx closes without a response.
+      this.#close();
+      return;
+    }
+    if (r && this.#reader && !this.#bodyDone) {
+      r.http.cycle.log?.log('info', `*${this.id} client timed out while reading client request body`);
+      const reader = this.#reader;
+      this.#reader = undefined;
+      this.#bodyDone = true;
+      reader.onEnd(408);
+      return;
+    }
+    if (r && r.headerSent) {
+      r.http.cycle.log?.log('info', `*${this.id} client timed out while sending response to client`);
+      r.http.terminate(r, 408);
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === CLOSED) return;
+    if (this.#reader && !this.#bodyDone) {
+      this.#feedBody(chunk);
+      return;
+    }
+    this.#buf = this.#buf === undefined || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#state === HEAD) this.#parse();
+    else if (this.#buf.length > PIPELINE_HOLD && !this.#paused) {
+      this.#paused = true;
+      this.socket.pause();
+    }
+  }
+
+  #parse(): void {
+    if (this.#parsing) return;
+    this.#parsing = true;
+    try {
+      while (this.#state === HEAD && this.#buf !== undefined && this.#buf.length > 0) {
+        const addr = this.#addr();
+        const res = parseHead(this.#buf, addr.limits);
+        if (res === undefined) {
+          if (this.requests > 0 && this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          return;
+        }
+        if ('status' in res) {
+          addr.runtime.cycle.log?.log('info', `*${this.id} ${res.reason} while reading client request headers, client: ${this.remoteAddress}`);
+          this.#buf = undefined;
+          this.#rejectHead(addr, res.status);
+          return;
+        }
+        this.#buf = res.length < this.#buf.length ? this.#buf.subarray(res.length) : undefined;
+        this.#startRequest(addr, res);
+      }
+    } finally {
+      this.#parsing = false;
+    }
+  }
+
+  #startRequest(addr: HttpAddrConf, head: ParsedHead): void {
+    this.#disarm();
+    const { srv, captures } = addr.names.find(head.host ?? '');
+    const r = new HttpRequest(this, addr.runtime, this, head, srv);
+    r.serverCaptures = captures;
+    this.#req = r;
+    this.#state = BUSY;
+    this.#bodyDone = !r.hasBody;
+    this.#remaining = r.chunked ? 0 : Math.max(0, r.contentLength);
+    this.#decoder = r.chunked ? new ChunkedDecoder() : undefined;
+    this.#head = undefined;
+    this.#chunkedOut = false;
+    this.#noBody = false;
+    this.#closeAfter = false;
+    addr.runtime.start(r);
+  }
+
+  /** A head we refused: answer with nginx's page for the status, then close. */
+  #rejectHead(addr: HttpAddrConf, status: number): void {
+    const head: ParsedHead = {
+      method: 'GET', unparsedUri: '', uri: '/', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
+      headers: [], host: undefined, contentLength: -1, chunked: false, connection: 'close', expect: undefined, length: 0,
+    };
+    const r = new HttpRequest(this, addr.runtime, this, head, addr.defaultSrv);
+    r.method = '';
+    r.keepalive = false;
+    this.#req = r;
+    this.#state = BUSY;
+    this.#bodyDone = true;
+    this.#head = undefined;
+    this.#chunkedOut = false;
+    this.#noBody = false;
+    this.#closeAfter = true;
+    addr.runtime.finalize(r, status);
+  }
+
+  // ---- request body ----
+
+  readBody(r: HttpRequest, reader: BodyReader): void {
+    if (this.#reader || r !== this.#req) {
+      reader.onEnd(500);
+      return;
+    }
+    if (this.#bodyDone) {
+      r.bodyRead = true;
+      reader.onEnd(0);
+      return;
+    }
+    this.#reader = reader;
+    if (r.expectContinue && this.#buf === undefined) {
+      r.expectContinue = false;
+      this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    }
+    this.#arm(r.loc.clientBodyTimeout!);
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    const buf = this.#buf;
+    this.#buf = undefined;
+    if (buf && buf.length > 0) this.#feedBody(buf);
+  }
+
+  discardBody(r: HttpRequest): void {
+    if (this.#bodyDone || this.#reader || r !== this.#req) return;
+    r.expectContinue = false;
+    this.#discarding = true;
+    this.readBody(r, { onData: () => {}, onEnd: () => {} });
+  }
+
+  #feedBody(chunk: Buffer): void {
+    const r = this.#req!;
+    const reader = this.#reader!;
+    let consumed: number;
+    let data: Buffer[] | undefined;
+    const emit = reader.onData ?? ((d: Buffer) => (data ??= []).push(d));
+    if (this.#decoder) {
+      consumed = this.#decoder.decode(chunk, (d) => emit(d));
+      if (consumed < 0) return this.#bodyError(r, 400, `client sent invalid chunked body`);
+      const max = r.loc.clientMaxBodySize!;
+      if (max > 0 && this.#decoder.total > max && !this.#discarding) {
+        return this.#bodyError(r, 413, `client intended to send too large chunked body: ${this.#decoder.total} bytes`);
+      }
+      if (this.#decoder.done) this.#bodyDone = true;
+    } else {
+      consumed = Math.min(this.#remaining, chunk.length);
+      if (consumed > 0) emit(consumed === chunk.length ? chunk : chunk.subarray(0, consumed));
+      this.#remaining -= consumed;
+      if (this.#remaining === 0) this.#bodyDone = true;
+    }
+    if (data) (r.body ??= []).push(...data);
+    r.requestLength += consumed;
+    if (consumed < chunk.length) this.#buf = chunk.subarray(consumed);
+    if (this.#bodyDone) {
+      this.#reader = undefined;
+      r.bodyRead = true;
+      if (this.#discarding) {
+        this.#discarding = false;
+        if (r.finalized) this.#next();
+      } else {
+        this.#disarm();
+        reader.onEnd(0);
+      }
+    } else {
+      this.#arm(r.loc.clientBodyTimeout!);
+    }
+  }
+
+  #bodyError(r: HttpRequest, status: number, why: string): void {
+    r.http.cycle.log?.log('info', `*${this.id} ${why}`);
+    const reader = this.#reader!;
+    this.#reader = undefined;
+    this.#bodyDone = true;
+    r.keepalive = false;
+    this.#closeAfter = true;
+    if (this.#discarding) {
+      this.#close();
+      return;
+    }
+    reader.onEnd(status);
+  }
+
+  // ---- response ----
+
+  sendHead(r: HttpRequest): void {
+    const clcf = r.loc;
+    if (r.keepalive) {
+      if (this.requests + 1 >= clcf.keepaliveRequests! || clcf.keepaliveTimeout === 0 || this.#closeAfter || this.slot.draining) {
+        r.keepalive = false;
+      }
+    }
+    const status = r.out.status;
+    this.#noBody = r.headerOnly || status === 204 || status === 304 || (status >= 100 && status < 200);
+    this.#chunkedOut = false;
+    if (r.out.contentLength < 0 && !this.#noBody) {
+      if (r.httpMinor >= 1 && clcf.chunkedTransferEncoding) this.#chunkedOut = true;
+      else r.keepalive = false;
+    }
+    this.#head = serializeHead(r, this.#chunkedOut);
+  }
+
+  sendBody(r: HttpRequest, chunk: Buffer | null, last: boolean): boolean {
+    if (this.#state === CLOSED) return false;
+    const socket = this.socket;
+    const head = this.#head;
+    this.#head = undefined;
+    let payload: Buffer | string | undefined;
+    if (this.#noBody || chunk === null || chunk.length === 0) {
+      if (this.#chunkedOut && last) payload = head === undefined ? '0\r\n\r\n' : head + '0\r\n\r\n';
+      else payload = head;
+      if (payload !== undefined) {
+        const n = Buffer.byteLength(payload, 'latin1');
+        r.bytesSent += n;
+        socket.write(payload, 'latin1');
+      }
+    } else {
+      r.bodyBytesSent += chunk.length;
+      if (this.#chunkedOut) {
+        const pre = (head ?? '') + chunk.length.toString(16) + '\r\n';
+        const post = last ? '\r\n0\r\n\r\n' : '\r\n';
+        const out = Buffer.allocUnsafe(pre.length + chunk.length + post.length);
+        out.write(pre, 0, 'latin1');
+        chunk.copy(out, pre.length);
+        out.write(post, pre.length + chunk.length, 'latin1');
+        r.bytesSent += out.length;
+        socket.write(out);
+      } else if (head !== undefined) {
+        if (chunk.length <= 16384) {
+          const out = Buffer.allocUnsafe(head.length + chunk.length);
+          out.write(head, 0, 'latin1');
+          chunk.copy(out, head.length);
+          r.bytesSent += out.length;
+          socket.write(out);
+        } else {
+          socket.cork();
+          socket.write(head, 'latin1');
+          socket.write(chunk);
+          socket.uncork();
+          r.bytesSent += head.length + chunk.length;
+        }
+      } else {
+        r.bytesSent += chunk.length;
+        socket.write(chunk);
+      }
+    }
+    if (r.headerSent) this.#arm(r.loc.sendTimeout!);
+    return socket.writableLength < socket.writableHighWaterMark;
+  }
+
+  onDrain(_r: HttpRequest, cb: () => void): void {
+    this.socket.once('drain', cb);
+  }
+
+  // ---- lifecycle ----
+
+  requestDone(r: HttpRequest): void {
+    if (r !== this.#req) return;
+    this.requests++;
+    this.#disarm();
+    if (this.#state === CLOSED) return;
+    if (!r.keepalive || this.#closeAfter) {
+      this.#finishAndClose(r);
+      return;
+    }
+    if (!this.#bodyDone) {
+      // Keep-alive needs the rest of the body off the wire first; nginx discards it the same way.
+      if (!this.#reader) this.discardBody(r);
+      if (!this.#bodyDone) return;
+    }
+    this.#next();
+  }
+
+  #next(): void {
+    this.#req = undefined;
+    this.#state = HEAD;
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    if (this.#buf !== undefined && this.#buf.length > 0) {
+      this.#arm(this.#addr().defaultSrv.clientHeaderTimeout!);
+      // Pipelined requests already buffered: handle them after this turn to bound recursion.
+      setImmediate(() => this.#parse());
+      return;
+    }
+    const clcf = this.#addr().defaultSrv.loc;
+    this.#arm(clcf.keepaliveTimeout!);
+  }
+
+  #finishAndClose(r: HttpRequest): void {
+    this.#state = CLOSED;
+    this.#req = undefined;
+    void r;
+    // Half-close after the response so pending bytes are delivered (a simple lingering close).
+    this.socket.end();
+    this.#arm(5000);
+  }
+
+  abort(r: HttpRequest): void {
+    this.#aborted = true;
+    void r;
+    this.#close();
+  }
+
+  /** closeIdle closes the connection if no request is in progress (graceful shutdown, reload drains). */
+  closeIdle(): boolean {
+    if (this.#state === HEAD && (this.#buf === undefined || this.#buf.length === 0)) {
+      this.#close();
+      return true;
+    }
+    return false;
+  }
+
+  #close(): void {
+    this.#state = CLOSED;
+    this.#disarm();
+    this.socket.destroy();
+  }
+
+  #onEnd(): void {
+    // The client half-closed: finish the request in progress, then close (nginx does not wait for more).
+    if (this.#state === HEAD) this.#close();
+    else this.#closeAfter = true;
+  }
+
+  #onClose(): void {
+    this.#disarm();
+    const prev = this.#state;
+    this.#state = CLOSED;
+    const r = this.#req;
+    if (prev !== CLOSED && r && !r.finalized && !this.#aborted) {
+      if (this.#reader && !this.#bodyDone) {
+        const reader = this.#reader;
+        this.#reader = undefined;
+        this.#bodyDone = true;
+        reader.onEnd(499);
+      }
+      const cb = this.onClientClose;
+      this.onClientClose = undefined;
+      if (cb) cb();
+      else if (!r.finalized) r.http.terminate(r, 499);
+    }
+  }
+}
+
+function stripV4Mapped(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+/** headLimitsOf derives the parser limits from a server's conf. */
+export function headLimitsOf(srv: import('./core-conf.ts').CoreSrvConf): HeadLimits {
+  const large = srv.largeClientHeaderBuffers!;
+  return {
+    lineMax: large.size,
+    headMax: Math.max(srv.clientHeaderBufferSize!, large.size * large.num),
+    mergeSlashes: srv.mergeSlashes!,
+    underscoresInHeaders: srv.underscoresInHeaders!,
+    ignoreInvalidHeaders: srv.ignoreInvalidHeaders!,
+  };
+}

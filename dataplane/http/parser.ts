@@ -1,0 +1,236 @@
+/**
+ * HTTP/1.x request head parser. It is handed the bytes received so far and either finds a complete head
+ * (request line + headers) or says how much more it may wait for; it never buffers beyond the configured
+ * limits (client_header_buffer_size / large_client_header_buffers). Smuggling shapes are refused here.
+ */
+import { normalizePath, percentDecode } from './parse-uri.ts';
+
+/** HeadLimits: a request line or a header line longer than `lineMax` is refused; the head as a whole ≤ `headMax`. */
+export interface HeadLimits {
+  lineMax: number;
+  headMax: number;
+  mergeSlashes: boolean;
+  underscoresInHeaders: boolean;
+  ignoreInvalidHeaders: boolean;
+}
+
+/** ParsedHead is a request head; `headers` is a flat [name, value, name, value …] list in arrival order. */
+export interface ParsedHead {
+  method: string;
+  /** The request target as received. */
+  unparsedUri: string;
+  /** The decoded, normalised path. */
+  uri: string;
+  args: string;
+  /** Host from an absolute-form target, which wins over the Host header. */
+  targetHost: string | undefined;
+  httpMajor: number;
+  httpMinor: number;
+  headers: string[];
+  host: string | undefined;
+  contentLength: number;
+  chunked: boolean;
+  connection: string | undefined;
+  expect: string | undefined;
+  /** Bytes the head occupied, including the blank line. */
+  length: number;
+}
+
+/** HeadError is a refused head: the status to answer with, and why (for the error log). */
+export interface HeadError {
+  status: number;
+  reason: string;
+}
+
+const METHOD_RE = /^[A-Z_-]+$/;
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * parseHead looks for a complete head at the start of `buf`. Returns the head, an error, or undefined when
+ * more bytes are needed (after checking that what is there is still within limits).
+ */
+export function parseHead(buf: Buffer, limits: HeadLimits): ParsedHead | HeadError | undefined {
+  let end = buf.indexOf('\r\n\r\n');
+  let headLen = end + 4;
+  if (end < 0) {
+    const lf = buf.indexOf('\n\n');
+    if (lf >= 0) {
+      end = lf;
+      headLen = lf + 2;
+    }
+  } else {
+    const lf = buf.indexOf('\n\n');
+    if (lf >= 0 && lf < end) {
+      end = lf;
+      headLen = lf + 2;
+    }
+  }
+  if (end < 0) return checkPartial(buf, limits);
+  if (headLen > limits.headMax) return tooLarge(buf, limits);
+  const text = buf.toString('latin1', 0, end);
+  return parseText(text, headLen, limits);
+}
+
+function checkPartial(buf: Buffer, limits: HeadLimits): HeadError | undefined {
+  // Skip leading empty lines before the request line, as nginx does.
+  const firstNl = buf.indexOf('\n');
+  if (firstNl < 0) {
+    if (buf.length > limits.lineMax) return { status: 414, reason: 'client sent too long URI' };
+    return undefined;
+  }
+  if (firstNl > limits.lineMax) return { status: 414, reason: 'client sent too long URI' };
+  if (buf.length > limits.headMax) return tooLarge(buf, limits);
+  // Any complete header line longer than the line limit is refused early.
+  const lastNl = buf.lastIndexOf('\n');
+  if (buf.length - lastNl - 1 > limits.lineMax) return { status: 400, reason: 'client sent too long header line' };
+  return undefined;
+}
+
+function tooLarge(buf: Buffer, limits: HeadLimits): HeadError {
+  const firstNl = buf.indexOf('\n');
+  if (firstNl < 0 || firstNl > limits.lineMax) return { status: 414, reason: 'client sent too long URI' };
+  return { status: 400, reason: 'client sent too long header line' };
+}
+
+function parseText(text: string, length: number, limits: HeadLimits): ParsedHead | HeadError {
+  const lines = text.split('\n');
+  let li = 0;
+  while (li < lines.length && (lines[li] === '' || lines[li] === '\r')) li++;
+  const reqLine = stripCr(lines[li++] ?? '');
+  if (reqLine.length > limits.lineMax) return { status: 414, reason: 'client sent too long URI' };
+  const sp1 = reqLine.indexOf(' ');
+  const sp2 = reqLine.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 === sp1) return { status: 400, reason: 'client sent invalid request' };
+  const method = reqLine.slice(0, sp1);
+  const target = reqLine.slice(sp1 + 1, sp2);
+  const version = reqLine.slice(sp2 + 1);
+  if (!METHOD_RE.test(method)) return { status: 400, reason: 'client sent invalid method' };
+  const vm = /^HTTP\/(\d)\.(\d)$/.exec(version);
+  if (!vm) return { status: 400, reason: 'client sent invalid request' };
+  const httpMajor = Number(vm[1]);
+  const httpMinor = Number(vm[2]);
+  if (httpMajor !== 1) return { status: 505, reason: 'client sent unsupported HTTP version' };
+  if (target.length === 0 || /[\s\x00-\x1f\x7f]/.test(target)) return { status: 400, reason: 'client sent invalid request' };
+
+  let pathAndQuery = target;
+  let targetHost: string | undefined;
+  if (target[0] !== '/') {
+    const m = /^https?:\/\/([^/?#]+)(.*)$/i.exec(target);
+    if (!m) return { status: 400, reason: 'client sent invalid request' };
+    targetHost = m[1]!.toLowerCase();
+    pathAndQuery = m[2] || '/';
+    if (pathAndQuery[0] !== '/') {
+      if (pathAndQuery[0] !== '?') return { status: 400, reason: 'client sent invalid request' };
+      pathAndQuery = '/' + pathAndQuery;
+    }
+  }
+  const hash = pathAndQuery.indexOf('#');
+  if (hash >= 0) pathAndQuery = pathAndQuery.slice(0, hash);
+  const q = pathAndQuery.indexOf('?');
+  const rawPath = q >= 0 ? pathAndQuery.slice(0, q) : pathAndQuery;
+  const args = q >= 0 ? pathAndQuery.slice(q + 1) : '';
+  const decoded = percentDecode(rawPath);
+  if (decoded === undefined) return { status: 400, reason: 'client sent invalid request' };
+  const uri = normalizePath(decoded, limits.mergeSlashes);
+  if (uri === undefined) return { status: 400, reason: 'client sent invalid request' };
+
+  const headers: string[] = [];
+  let host: string | undefined;
+  let contentLength = -1;
+  let chunked = false;
+  let te: string | undefined;
+  let connection: string | undefined;
+  let expect: string | undefined;
+  for (; li < lines.length; li++) {
+    const line = stripCr(lines[li]!);
+    if (line.length > limits.lineMax) return { status: 400, reason: 'client sent too long header line' };
+    if (line.length === 0) continue;
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) return { status: 400, reason: 'client sent invalid header line' };
+    const colon = line.indexOf(':');
+    if (colon <= 0) return { status: 400, reason: 'client sent invalid header line' };
+    const name = line.slice(0, colon);
+    if (!TOKEN_RE.test(name)) {
+      if (/[\s\x00-\x1f\x7f]/.test(name) || !limits.ignoreInvalidHeaders) {
+        return { status: 400, reason: 'client sent invalid header line' };
+      }
+      continue;
+    }
+    if (!limits.underscoresInHeaders && name.includes('_')) {
+      if (!limits.ignoreInvalidHeaders) return { status: 400, reason: 'client sent invalid header line' };
+      continue;
+    }
+    const value = line.slice(colon + 1).trim();
+    if (/[\x00\r\n]/.test(value)) return { status: 400, reason: 'client sent invalid header line' };
+    headers.push(name, value);
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          if (host !== undefined) return { status: 400, reason: 'client sent duplicate host header' };
+          host = value;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') expect = value;
+        break;
+      case 10:
+        if (name.toLowerCase() === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') {
+          if (contentLength !== -1) return { status: 400, reason: 'client sent duplicate header line: "Content-Length"' };
+          if (!/^\d{1,15}$/.test(value)) return { status: 400, reason: 'client sent invalid "Content-Length" header' };
+          contentLength = Number(value);
+        }
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') {
+          if (te !== undefined) return { status: 400, reason: 'client sent duplicate header line: "Transfer-Encoding"' };
+          te = value;
+        }
+        break;
+    }
+  }
+  if (te !== undefined) {
+    if (httpMinor === 0) return { status: 400, reason: 'client sent HTTP/1.0 request with "Transfer-Encoding" header' };
+    if (contentLength !== -1) {
+      return { status: 400, reason: 'client sent "Content-Length" and "Transfer-Encoding" headers at the same time' };
+    }
+    if (te.toLowerCase() !== 'chunked') return { status: 501, reason: `client sent unknown "Transfer-Encoding": "${te}"` };
+    chunked = true;
+  }
+  if (targetHost !== undefined) host = targetHost;
+  if (host !== undefined) {
+    const h = validateHost(host);
+    if (h === undefined) return { status: 400, reason: 'client sent invalid host header' };
+    host = h;
+  } else if (httpMinor >= 1) {
+    return { status: 400, reason: 'client sent HTTP/1.1 request without "Host" header' };
+  }
+  return { method, unparsedUri: target, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
+}
+
+function stripCr(line: string): string {
+  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+}
+
+/** validateHost lowercases a Host value and drops the port and a trailing dot (ngx_http_validate_host). */
+export function validateHost(host: string): string | undefined {
+  let h = host.toLowerCase();
+  if (h.length === 0) return '';
+  if (h[0] === '[') {
+    const close = h.indexOf(']');
+    if (close < 0) return undefined;
+    const rest = h.slice(close + 1);
+    if (rest !== '' && !/^:\d*$/.test(rest)) return undefined;
+    return h.slice(0, close + 1);
+  }
+  const colon = h.indexOf(':');
+  if (colon >= 0) {
+    if (!/^\d*$/.test(h.slice(colon + 1))) return undefined;
+    h = h.slice(0, colon);
+  }
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  if (h.includes('/') || h.includes('\\') || h.includes('..') || h.startsWith('.') || /[\x00-\x20]/.test(h)) return undefined;
+  return h;
+}

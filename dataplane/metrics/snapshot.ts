@@ -1,0 +1,60 @@
+/**
+ * What one worker reports when the master gathers metrics: its request metrics (prom-client JSON) and its
+ * own process figures (CPU of this thread, V8 heap, event-loop delay, connections, requests).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import type { Runtime } from '../core/runtime.ts';
+import type { ConnectionLimiter } from '../event/listeners.ts';
+import { HttpMetricsStore, type MetricObject } from '../http/metrics/store.ts';
+import { STORE_KEY } from '../http/metrics/module.ts';
+
+/** WorkerMetrics is one worker's snapshot, plain data for postMessage. */
+export interface WorkerMetrics {
+  worker: number;
+  http: MetricObject[];
+  cpuUserSeconds: number;
+  cpuSystemSeconds: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  eventLoopLagP50: number;
+  eventLoopLagP99: number;
+  eventLoopLagMax: number;
+  connectionsActive: number;
+  connectionsAccepted: number;
+  requestsTotal: number;
+}
+
+const LAG_KEY = 'metrics_event_loop';
+
+/** startWorkerMetrics begins sampling the event loop of the calling thread (once per runtime). */
+export function startWorkerMetrics(runtime: Runtime): ReturnType<typeof monitorEventLoopDelay> {
+  return runtime.store(LAG_KEY, () => {
+    const h = monitorEventLoopDelay({ resolution: 20 });
+    h.enable();
+    return h;
+  });
+}
+
+/** workerSnapshot reads the calling thread's figures. */
+export function workerSnapshot(runtime: Runtime, limiter: ConnectionLimiter): WorkerMetrics {
+  const store = runtime.store(STORE_KEY, () => new HttpMetricsStore());
+  const lag = startWorkerMetrics(runtime);
+  const cpu = process.threadCpuUsage();
+  const heap = v8.getHeapStatistics();
+  const snap: WorkerMetrics = {
+    worker: runtime.worker,
+    http: store.snapshot(),
+    cpuUserSeconds: cpu.user / 1e6,
+    cpuSystemSeconds: cpu.system / 1e6,
+    heapUsedBytes: heap.used_heap_size,
+    heapTotalBytes: heap.total_heap_size,
+    eventLoopLagP50: lag.percentile(50) / 1e9,
+    eventLoopLagP99: lag.percentile(99) / 1e9,
+    eventLoopLagMax: lag.max / 1e9,
+    connectionsActive: limiter.active,
+    connectionsAccepted: limiter.accepted,
+    requestsTotal: store.requestsTotal,
+  };
+  return snap;
+}

@@ -1,0 +1,47 @@
+/**
+ * Worker thread entry: serves the configuration it was started with (workerData: ServingInit) and obeys the
+ * master's messages (reload, reopen, quit, stop). Errors go back to the master in nginx's wording.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { FromWorker, ToWorker } from './messages.ts';
+import { Serving, type ServingInit } from './serving.ts';
+
+const port = parentPort!;
+const serving = new Serving(workerData as ServingInit);
+
+function send(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'reload':
+      serving.reload(m.tree, m.zones).then(
+        () => send({ type: 'reply', id: m.id }),
+        (err: Error) => send({ type: 'reply', id: m.id, error: err.message }),
+      );
+      break;
+    case 'reopen':
+      serving.reopen();
+      break;
+    case 'quit':
+      serving.quit().then(() => {
+        serving.close();
+        process.exit(0);
+      });
+      break;
+    case 'stop':
+      serving.stop();
+      process.exit(0);
+      break;
+  }
+});
+
+serving.start().then(
+  () => send({ type: 'ready' }),
+  (err: Error) => {
+    send({ type: 'failed', error: err.message });
+    process.exit(2);
+  },
+);
