@@ -8,7 +8,7 @@ import type net from 'node:net';
 import type { ConfCtx, ConfLevel } from '../core/conf.ts';
 import { errlogModule } from '../core/core-module.ts';
 import { cycleOf, type Cycle } from '../core/cycle.ts';
-import { ErrorLog } from '../core/log.ts';
+import { ErrorLog, type LogTarget } from '../core/log.ts';
 import { ARGS, CTX, defineModule } from '../core/module.ts';
 import { mailCoreModule, type ListenSpec, type MailCoreMainConf, type MailCoreSrvConf } from './core-module.ts';
 import type { MailListen, MailModule, MailServer } from './mail.ts';
@@ -18,12 +18,13 @@ import { MailStats } from './stats.ts';
 export interface MailConf {
   level?: ConfLevel;
   servers: MailServer[];
-  /** This worker's session counters for this cycle (see stats.ts). */
+  /** Session counters (see stats.ts); replaced by the worker's long-lived ones in initWorker. */
   stats: MailStats;
   /** Connection numbers for log lines (`*N`). */
   connections: number;
   /** Error logs opened in this worker, closed when the cycle stops serving here. */
   logs: ErrorLog[];
+  unsubscribe?: () => void;
 }
 
 export const mailModule = defineModule<MailConf>({
@@ -35,25 +36,42 @@ export const mailModule = defineModule<MailConf>({
   initWorker(cycle) {
     const conf = cycle.conf(mailModule);
     if (!conf?.level) return;
-    const main = cycle.conf(errlogModule).targets;
+    // Counters live as long as the worker (Runtime.store), so a reload does not reset them.
+    const stats = cycle.runtime?.store('mail', () => conf.stats) ?? conf.stats;
     const opened = new Map<string, ErrorLog>();
     for (const server of conf.servers) {
-      const targets = srvOf(server).errorLog ?? main;
-      const key = JSON.stringify(targets);
-      let log = opened.get(key);
-      if (!log) {
-        log = new ErrorLog(targets);
-        opened.set(key, log);
-        conf.logs.push(log);
+      server.stats = stats;
+      const targets = srvOf(server).errorLog;
+      if (!targets) {
+        server.log = cycle.log ?? openLog(conf, opened, cycle.conf(errlogModule).targets);
+        continue;
       }
-      server.log = log;
+      server.log = openLog(conf, opened, targets);
+    }
+    if (conf.logs.length && cycle.runtime) {
+      conf.unsubscribe = cycle.runtime.onReopen(() => {
+        for (const log of conf.logs) log.reopen();
+      });
     }
   },
   exitWorker(cycle) {
     const conf = cycle.conf(mailModule);
+    conf?.unsubscribe?.();
     for (const log of conf?.logs.splice(0) ?? []) log.close();
   },
 });
+
+/** openLog opens a mail `error_log` once per distinct target list. */
+function openLog(conf: MailConf, opened: Map<string, ErrorLog>, targets: LogTarget[]): ErrorLog {
+  const key = JSON.stringify(targets);
+  let log = opened.get(key);
+  if (!log) {
+    log = new ErrorLog(targets);
+    opened.set(key, log);
+    conf.logs.push(log);
+  }
+  return log;
+}
 
 function srvOf(server: MailServer): MailCoreSrvConf {
   return server.srv[server.registry.index(mailCoreModule)] as MailCoreSrvConf;

@@ -1,7 +1,7 @@
 /**
  * Mail session counters of one worker, for the metrics exporter: plain numbers, no locking (one thread owns
- * them). One MailStats hangs off each `mail {}` block's main conf, so a reload starts new counters; the
- * exporter reads `cycle.conf(mailModule).stats` and should add the values of the cycles it has seen.
+ * them). They live in the worker's Runtime under the key `'mail'` (`runtime.store('mail', …)`), so they
+ * survive reloads; an exporter reads `runtime.store<MailStats>('mail', () => new MailStats())`.
  *
  * Layout: `sessions[protocol]` counts accepted sessions; `auth[protocol][result]` counts auth_http outcomes:
  * `ok` (proxied), `fail` (the auth server refused the login), `error` (auth server down, slow or nonsense);

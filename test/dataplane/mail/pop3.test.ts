@@ -9,14 +9,14 @@ import Pop3Command from 'node-pop3';
 import { LineClient } from '../../support/line-client.ts';
 import { authHandler, PASS, PREAMBLE, unescapeAuth, USER } from '../../support/mail-fixture.ts';
 import { ensureMailPackages, makeCert, startAuthServer, startDovecot, type AuthServer, type Dovecot } from '../../support/mail-servers.ts';
-import { startCycleWorker, type CycleWorker } from '../../support/portico-worker.ts';
+import { startPortico, type Portico } from '../../support/portico-process.ts';
 
 const P = { plain: 23300, ssl: 23301, only: 23302, passError: 23303, imap: 23320, pop3: 23321, auth: 23322, closed: 23329 };
 const TLS_FILES = `ssl_certificate %PREFIX%/localhost.crt; ssl_certificate_key %PREFIX%/localhost.key;`;
 
 let dovecot: Dovecot;
 let auth: AuthServer;
-let portico: CycleWorker;
+let portico: Portico;
 const b64 = (s: string) => Buffer.from(s, 'latin1').toString('base64');
 const ok = (port: number, extra: Record<string, string> = {}) => ({ headers: { 'Auth-Status': 'OK', 'Auth-Server': '127.0.0.1', 'Auth-Port': String(port), ...extra } });
 
@@ -36,7 +36,7 @@ before(async () => {
     }
     return normal(h);
   });
-  portico = await startCycleWorker(`${PREAMBLE}
+  portico = await startPortico(`${PREAMBLE}
 mail {
   server_name pop.portico.test;
   auth_http 127.0.0.1:${P.auth}/auth;
