@@ -49,3 +49,14 @@ export const PREAMBLE = `
 events {}
 error_log %PREFIX%/error.log info;
 `;
+
+/** A small deterministic PRNG so a failing fuzz run can be replayed from its seed. */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}

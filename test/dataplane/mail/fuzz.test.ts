@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { LineClient } from '../../support/line-client.ts';
-import { PREAMBLE } from '../../support/mail-fixture.ts';
+import { PREAMBLE, rng } from '../../support/mail-fixture.ts';
 import { startAuthServer, type AuthServer } from '../../support/mail-servers.ts';
 import { startPortico, type Portico } from '../../support/portico-process.ts';
 
@@ -32,16 +32,6 @@ after(async () => {
   await portico?.stop();
   await auth?.stop();
 });
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const WORDS = ['EHLO', 'HELO', 'AUTH', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'MAIL', 'RCPT', 'STARTTLS', 'USER', 'PASS', 'APOP', 'CAPA', 'STLS', 'a1', 'CAPABILITY', 'AUTHENTICATE', '{5}', '{99999}', '{3+}', '"x', '\\', '*', '=', 'AGFAAGI='];
 

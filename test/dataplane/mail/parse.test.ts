@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PARSE, type ParseResult } from '../../../dataplane/mail/mail.ts';
 import { parseAuthLine, parseImapCommand, parsePop3Command, parseSmtpCommand, type ParseTarget } from '../../../dataplane/mail/parse.ts';
+import { rng } from '../../support/mail-fixture.ts';
 
 type Parser = (s: ParseTarget) => ParseResult;
 
@@ -99,17 +100,6 @@ describe('command parsers', () => {
     assert.deepEqual(args(t), ['YWxpY2U=']);
   });
 });
-
-/** A small deterministic PRNG so a failing fuzz run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const SEEDS = [
   'EHLO client.example\r\n',
