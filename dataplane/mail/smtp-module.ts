@@ -126,7 +126,8 @@ async function resolveClient(addr: string, conf: { servers: string[]; timeout: n
   const r = new dns.promises.Resolver({ timeout: conf.timeout, tries: 1 });
   try {
     r.setServers(conf.servers);
-    const [name] = await r.reverse(addr);
+    // A PTR query, not r.reverse(): that one answers from /etc/hosts first, and nginx's resolver asks DNS only.
+    const [name] = await r.resolvePtr(arpaName(addr));
     if (!name) return UNAVAILABLE;
     const back = net.isIPv6(addr) ? await r.resolve6(name) : await r.resolve4(name);
     return back.includes(addr) ? name : UNAVAILABLE;
@@ -134,6 +135,16 @@ async function resolveClient(addr: string, conf: { servers: string[]; timeout: n
     const code = (err as NodeJS.ErrnoException).code;
     return code === dns.TIMEOUT || code === dns.SERVFAIL || code === dns.CONNREFUSED ? TEMPUNAVAIL : UNAVAILABLE;
   }
+}
+
+/** arpaName is the reverse-lookup name of an address (in-addr.arpa / ip6.arpa). */
+export function arpaName(addr: string): string {
+  if (net.isIPv4(addr)) return `${addr.split('.').reverse().join('.')}.in-addr.arpa`;
+  const [head = '', tail = ''] = addr.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = addr.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+  return `${groups.map((g) => g.padStart(4, '0')).join('').split('').reverse().join('.')}.ip6.arpa`;
 }
 
 function greeting(s: MailSession): void {

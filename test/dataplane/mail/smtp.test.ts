@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { LineClient } from '../../support/line-client.ts';
 import { authHandler, PASS, PREAMBLE, USER } from '../../support/mail-fixture.ts';
 import { ensureMailPackages, makeCert, startAuthServer, startSmtpServer, type AuthServer, type SmtpServer } from '../../support/mail-servers.ts';
+import { startDnsServer, type DnsServer } from '../../support/dns-server.ts';
 import { startPortico, type Portico } from '../../support/portico-process.ts';
 
 const P = {
@@ -20,16 +21,21 @@ const P = {
   authDown: 23106,
   authSlow: 23107,
   ssl: 23108,
+  resolved: 23109,
+  unresolved: 23110,
   upstream: 23120,
   auth: 23121,
   slowAuth: 23122,
   deadAuth: 23129,
+  dns: 23130,
+  deadDns: 23131,
 };
 
 let smtp: SmtpServer;
 let auth: AuthServer;
 let slowAuth: AuthServer;
 let portico: Portico;
+let dns: DnsServer;
 const b64 = (s: string) => Buffer.from(s, 'latin1').toString('base64');
 
 before(async () => {
@@ -37,10 +43,12 @@ before(async () => {
   smtp = await startSmtpServer(P.upstream, USER, PASS);
   auth = await startAuthServer(P.auth, authHandler({ smtp: P.upstream }));
   slowAuth = await startAuthServer(P.slowAuth, () => ({ headers: { 'Auth-Status': 'OK' }, delayMs: 3000 }));
+  dns = await startDnsServer(P.dns, { 'client.portico.test': '127.0.0.1' });
   portico = await startPortico(`${PREAMBLE}
 mail {
   server_name mx.portico.test;
   auth_http 127.0.0.1:${P.auth}/mail/auth;
+  auth_http_header X-Auth-Key "secret key";
   smtp_auth login plain cram-md5;
   server { listen 127.0.0.1:${P.xclient}; protocol smtp; }
   server { listen 127.0.0.1:${P.smtpAuth}; protocol smtp; xclient off; proxy_smtp_auth on; }
@@ -56,6 +64,8 @@ mail {
   server { listen 127.0.0.1:${P.strict}; protocol smtp; timeout 400ms; max_errors 3; smtp_client_buffer 128; }
   server { listen 127.0.0.1:${P.authDown}; protocol smtp; auth_http 127.0.0.1:${P.deadAuth}/; }
   server { listen 127.0.0.1:${P.authSlow}; protocol smtp; auth_http 127.0.0.1:${P.slowAuth}/; auth_http_timeout 300ms; }
+  server { listen 127.0.0.1:${P.resolved}; protocol smtp; resolver 127.0.0.1:${P.dns}; }
+  server { listen 127.0.0.1:${P.unresolved}; protocol smtp; resolver 127.0.0.1:${P.deadDns}; resolver_timeout 300ms; }
   server {
     listen 127.0.0.1:${P.ssl} ssl;
     protocol smtp;
@@ -70,6 +80,7 @@ after(async () => {
   await smtp?.stop();
   await auth?.stop();
   await slowAuth?.stop();
+  await dns?.stop();
 });
 
 function transport(port: number, extra: Record<string, unknown> = {}) {
@@ -124,7 +135,7 @@ describe('SMTP proxy', () => {
     const raw = auth.rawHeaders[from]!;
     // undici writes its own lower-case host and connection headers; the rest follow nginx's order.
     const names = raw.filter((_, i) => i % 2 === 0).filter((n) => n !== 'host' && n !== 'connection');
-    assert.deepEqual(names, ['Auth-Method', 'Auth-User', 'Auth-Pass', 'Auth-Protocol', 'Auth-Login-Attempt', 'Client-IP', 'Client-Host']);
+    assert.deepEqual(names, ['Auth-Method', 'Auth-User', 'Auth-Pass', 'Auth-Protocol', 'Auth-Login-Attempt', 'Client-IP', 'Client-Host', 'X-Auth-Key']);
     const h = auth.requests[from]!;
     assert.equal(h['host'], '127.0.0.1');
     assert.equal(h['auth-method'], 'plain');
@@ -135,6 +146,37 @@ describe('SMTP proxy', () => {
     assert.equal(h['client-ip'], '127.0.0.1');
     assert.equal(h['client-host'], '[UNAVAILABLE]');
     assert.equal(h['auth-salt'], undefined);
+    assert.equal(h['x-auth-key'], 'secret key');
+  });
+
+  it('resolves the client name with the resolver and hands it to auth_http and XCLIENT', async () => {
+    const from = auth.requests.length;
+    await send(P.resolved, {}, 'resolved');
+    const m = await stored('resolved');
+    assert.equal(auth.requests[from]!['client-host'], 'client.portico.test');
+    assert.equal(m.xclient, 'ADDR=127.0.0.1 LOGIN=alice NAME=client.portico.test');
+    assert.deepEqual(dns.queries.slice(-2), ['PTR 1.0.0.127.in-addr.arpa', 'A client.portico.test']);
+  });
+
+  it('says [TEMPUNAVAIL] when the resolver does not answer', async () => {
+    const from = auth.requests.length;
+    await send(P.unresolved, {}, 'unresolved');
+    assert.equal(auth.requests[from]!['client-host'], '[TEMPUNAVAIL]');
+  });
+
+  it('asks the auth server again after Auth-Status: WAIT', async () => {
+    const saved = auth.handler;
+    let calls = 0;
+    auth.handler = (h) => (++calls === 1 ? { headers: { 'Auth-Status': 'WAIT', 'Auth-Wait': '1' } } : saved(h));
+    const t0 = Date.now();
+    try {
+      await send(P.xclient, {}, 'after wait');
+    } finally {
+      auth.handler = saved;
+    }
+    assert.equal(calls, 2);
+    assert.ok(Date.now() - t0 >= 900);
+    await stored('after wait');
   });
 
   for (const method of ['PLAIN', 'LOGIN', 'CRAM-MD5']) {
