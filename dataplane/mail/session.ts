@@ -4,6 +4,7 @@
  * through `onRead` (the current read handler) and `send`; auth_http and proxy take over in turn.
  */
 import type net from 'node:net';
+import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { readProxyProtocol } from '../event/proxy-protocol.ts';
 import type { LogLevel } from '../core/log.ts';
@@ -127,7 +128,7 @@ export class MailSession {
   #afterProxyProtocol(): void {
     if (this.listen.ssl) {
       this.action = 'SSL handshaking';
-      this.upgradeTls(() => this.#initSession());
+      this.upgradeTls(() => this.#initSession(), true);
       return;
     }
     this.#initSession();
@@ -324,14 +325,19 @@ export class MailSession {
     if (this.last > this.pos) fn();
   }
 
-  /** upgradeTls wraps the socket in TLS (implicit `ssl` or STARTTLS) and calls `done` after the handshake. */
-  upgradeTls(done: () => void): void {
+  /**
+   * upgradeTls wraps the socket in TLS and calls `done` after the handshake. With STARTTLS whatever the client
+   * sent before the handshake is dropped (RFC 3207 §4); with implicit TLS behind a PROXY protocol header the
+   * bytes already read are the start of the ClientHello and are handed to TLS first.
+   */
+  upgradeTls(done: () => void, implicit = false): void {
     const ctx = this.server.secureContext;
     if (!ctx) return this.close();
     this.#detach(this.socket);
-    this.discard();
+    const early = implicit ? this.takeBuffered() : (this.discard(), []);
+    const base = early.length ? bridge(this.socket, early) : this.socket;
     const verify = this.server.verifyClient;
-    const secure = new tls.TLSSocket(this.socket, { isServer: true, secureContext: ctx, requestCert: verify > 0, rejectUnauthorized: false });
+    const secure = new tls.TLSSocket(base as net.Socket, { isServer: true, secureContext: ctx, requestCert: verify > 0, rejectUnauthorized: false });
     this.socket = secure;
     this.#attach(secure);
     this.setTimer(this.server.timeout);
@@ -398,6 +404,28 @@ export class MailSession {
       this.socket.once('close', () => this.raw.destroy());
     }
   }
+}
+
+/** bridge is a stream that replays `first` and then the socket's bytes, for TLS over already-read data. */
+function bridge(raw: net.Socket, first: Buffer[]): Duplex {
+  const d = new Duplex({
+    read: () => void raw.resume(),
+    write: (chunk, _enc, cb) => void raw.write(chunk, cb),
+    final: (cb) => void raw.end(cb),
+    destroy: (err, cb) => {
+      raw.destroy();
+      cb(err);
+    },
+  });
+  for (const b of first) d.push(b);
+  raw.on('data', (c: Buffer) => {
+    if (!d.push(c)) raw.pause();
+  });
+  raw.on('end', () => d.push(null));
+  raw.on('error', (e) => d.destroy(e));
+  raw.on('close', () => d.destroy());
+  raw.resume();
+  return d;
 }
 
 function stripV4Mapped(a: string): string {

@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { LineClient } from '../../support/line-client.ts';
@@ -11,7 +14,7 @@ import { authHandler, PASS, PREAMBLE, USER } from '../../support/mail-fixture.ts
 import { ensureMailPackages, makeCert, startAuthServer, startDovecot, type AuthServer, type Dovecot } from '../../support/mail-servers.ts';
 import { startPortico, type Portico } from '../../support/portico-process.ts';
 
-const P = { plain: 23200, starttls: 23201, only: 23202, ssl: 23203, strict: 23204, proxyProtocol: 23205, imap: 23220, pop3: 23221, auth: 23222 };
+const P = { plain: 23200, starttls: 23201, only: 23202, ssl: 23203, strict: 23204, proxyProtocol: 23205, sslProxyProtocol: 23206, imap: 23220, pop3: 23221, auth: 23222 };
 const TLS_FILES = `ssl_certificate %PREFIX%/localhost.crt; ssl_certificate_key %PREFIX%/localhost.key;`;
 
 let dovecot: Dovecot;
@@ -34,6 +37,7 @@ mail {
   server { listen 127.0.0.1:${P.ssl} ssl; protocol imap; ${TLS_FILES} }
   server { listen 127.0.0.1:${P.strict}; protocol imap; imap_client_buffer 256; max_errors 3; timeout 500ms; }
   server { listen 127.0.0.1:${P.proxyProtocol} proxy_protocol; protocol imap; set_real_ip_from 127.0.0.1; }
+  server { listen 127.0.0.1:${P.sslProxyProtocol} ssl proxy_protocol; protocol imap; set_real_ip_from 127.0.0.0/8; ${TLS_FILES} }
 }`, (prefix) => makeCert(prefix));
 });
 
@@ -204,6 +208,37 @@ describe('IMAP proxy', () => {
     assert.match(await c.expect(/\r\n/), /^p1 OK /);
     c.close();
     assert.equal(auth.requests[from]!['client-ip'], '192.0.2.7');
+  });
+
+  it('reads a PROXY protocol header sent in the same packet as the TLS ClientHello', async () => {
+    const from = auth.requests.length;
+    const raw = net.connect(P.sslProxyProtocol, '127.0.0.1');
+    await new Promise((r) => raw.once('connect', r));
+    let first = true;
+    // The balancer's header and the client's first TLS bytes leave in one write.
+    const carrier = new Duplex({
+      read: () => void raw.resume(),
+      write(chunk: Buffer, _enc, cb) {
+        raw.write(first ? Buffer.concat([Buffer.from(`PROXY TCP4 198.51.100.9 127.0.0.1 4000 ${P.sslProxyProtocol}\r\n`), chunk]) : chunk, cb);
+        first = false;
+      },
+    });
+    raw.on('data', (c) => carrier.push(c));
+    raw.on('end', () => carrier.push(null));
+    const secure = tls.connect({ socket: carrier as unknown as net.Socket, rejectUnauthorized: false });
+    let got = '';
+    secure.on('data', (d) => (got += d));
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 200 && !re.test(got); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.match(got, re);
+    };
+    await until(/\* OK IMAP4 ready\r\n/);
+    secure.write(`t1 LOGIN ${USER} ${PASS}\r\n`);
+    await until(/t1 OK /);
+    secure.destroy();
+    raw.destroy();
+    assert.equal(auth.requests[from]!['client-ip'], '198.51.100.9');
+    assert.equal(auth.requests[from]!['auth-ssl'], 'on');
   });
 
   it('closes a connection whose PROXY protocol header is broken', async () => {
