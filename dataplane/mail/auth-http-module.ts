@@ -222,7 +222,7 @@ function sslHeaders(s: MailSession, ahcf: MailAuthHttpConf): Record<string, stri
   if (!srvConf(s.server, mailSslModule).verifyClient) return h;
   const sock = s.socket as import('node:tls').TLSSocket;
   const cert = sock.getPeerX509Certificate();
-  h['Auth-SSL-Verify'] = !cert ? 'NONE' : sock.authorized ? 'SUCCESS' : `FAILED:${sock.authorizationError}`;
+  h['Auth-SSL-Verify'] = s.sslVerify;
   if (!cert) return h;
   h['Auth-SSL-Subject'] = dn(cert.subject);
   h['Auth-SSL-Issuer'] = dn(cert.issuer);

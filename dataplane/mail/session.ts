@@ -62,6 +62,8 @@ export class MailSession {
   smtpTo = '';
   /** Whether TLS came from STARTTLS (for the log). */
   starttls = false;
+  /** Client certificate check for Auth-SSL-Verify: SUCCESS, FAILED:reason or NONE. */
+  sslVerify = 'NONE';
   /** What the session is doing, for error log lines (`while in auth state`). */
   action = 'sending client greeting line';
   /** Upstream name once known, for log lines. */
@@ -352,9 +354,13 @@ export class MailSession {
   #verifyCert(secure: tls.TLSSocket): boolean {
     const verify = this.server.verifyClient;
     const hasCert = secure.getPeerX509Certificate() !== undefined;
+    // A TLSSocket made by hand (not by tls.Server) does not fill `authorized`; ask OpenSSL's result directly.
+    const handle = (secure as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+    const failure = hasCert ? (handle?.verifyError?.() ?? null) : null;
+    this.sslVerify = !hasCert ? 'NONE' : failure ? `FAILED:${failure.code ?? failure.message}` : 'SUCCESS';
     let reply: string | undefined;
-    if (hasCert && !secure.authorized && verify !== 3) {
-      this.error('info', `client SSL certificate verify error: (${secure.authorizationError})`);
+    if (failure && verify !== 3) {
+      this.error('info', `client SSL certificate verify error: (${failure.code ?? failure.message})`);
       reply = this.protocol.certError;
     } else if (verify === 1 && !hasCert) {
       this.error('info', 'client sent no required SSL certificate');
