@@ -20,10 +20,13 @@ export interface MailConf {
   servers: MailServer[];
   /** Session counters (see stats.ts); replaced by the worker's long-lived ones in initWorker. */
   stats: MailStats;
-  /** Connection numbers for log lines (`*N`). */
-  connections: number;
-  /** Error logs opened in this worker, closed when the cycle stops serving here. */
+  /** Connection numbers for log lines (`*N`); shared by the worker's cycles so numbers never repeat. */
+  connections: { last: number };
+  /** Error logs opened in this worker; closed once the cycle is retired and its last session ended. */
   logs: ErrorLog[];
+  /** Sessions of this cycle still open, and whether a reload or shutdown retired the cycle. */
+  live: number;
+  retired: boolean;
   unsubscribe?: () => void;
 }
 
@@ -32,21 +35,20 @@ export const mailModule = defineModule<MailConf>({
   type: 'core',
   configureArg: '--with-mail',
   directives: [{ name: 'mail', contexts: CTX.MAIN, args: ARGS.BLOCK | ARGS.NOARGS, set: mailBlock }],
-  createConf: () => ({ servers: [], stats: new MailStats(), connections: 0, logs: [] }),
+  createConf: () => ({ servers: [], stats: new MailStats(), connections: { last: 0 }, logs: [], live: 0, retired: false }),
   initWorker(cycle) {
     const conf = cycle.conf(mailModule);
     if (!conf?.level) return;
     // Counters live as long as the worker (Runtime.store), so a reload does not reset them.
     const stats = cycle.runtime?.store('mail', () => conf.stats) ?? conf.stats;
+    conf.connections = cycle.runtime?.store('mail.connections', () => conf.connections) ?? conf.connections;
     const opened = new Map<string, ErrorLog>();
     for (const server of conf.servers) {
       server.stats = stats;
       const targets = srvOf(server).errorLog;
-      if (!targets) {
-        server.log = cycle.log ?? openLog(conf, opened, cycle.conf(errlogModule).targets);
-        continue;
-      }
-      server.log = openLog(conf, opened, targets);
+      if (targets) server.ownLog = openLog(conf, opened, targets);
+      else if (cycle.runtime) server.runtime = cycle.runtime;
+      else server.ownLog = openLog(conf, opened, cycle.conf(errlogModule).targets);
     }
     if (conf.logs.length && cycle.runtime) {
       conf.unsubscribe = cycle.runtime.onReopen(() => {
@@ -56,10 +58,17 @@ export const mailModule = defineModule<MailConf>({
   },
   exitWorker(cycle) {
     const conf = cycle.conf(mailModule);
-    conf?.unsubscribe?.();
-    for (const log of conf?.logs.splice(0) ?? []) log.close();
+    if (!conf) return;
+    conf.retired = true;
+    // Sessions of a reloaded cycle go on (nothing is cut by a reload); their log closes after the last one.
+    if (conf.live === 0) closeLogs(conf);
   },
 });
+
+function closeLogs(conf: MailConf): void {
+  conf.unsubscribe?.();
+  for (const log of conf.logs.splice(0)) log.close();
+}
 
 /** openLog opens a mail `error_log` once per distinct target list. */
 function openLog(conf: MailConf, opened: Map<string, ErrorLog>, targets: LogTarget[]): ErrorLog {
@@ -105,10 +114,18 @@ function mailBlock(cf: ConfCtx, d: import('../core/tree.ts').ConfDirective, conf
         serverName: cscf.serverName!,
         timeout: cscf.timeout!,
         maxErrors: cscf.maxErrors!,
-        log: undefined,
+        ownLog: undefined,
+        runtime: undefined,
+        get log() {
+          // Without its own error_log a server writes to the worker's current log, which a reload replaces.
+          return this.ownLog ?? this.runtime?.log;
+        },
         secureContext: undefined,
         verifyClient: 0,
         stats: conf.stats,
+        sessionEnded: () => {
+          if (--conf.live === 0 && conf.retired) closeLogs(conf);
+        },
         realIp: () => false,
         resolver: cscf.resolver ? { servers: cscf.resolver, timeout: cscf.resolverTimeout! } : undefined,
       };
@@ -154,10 +171,13 @@ function toListen(ls: ListenSpec, server: MailServer): MailListen {
 }
 
 function connectionHandler(conf: MailConf, _cycle: Cycle, listen: MailListen, served: MailListen[]): (socket: net.Socket) => void {
-  if (!served.length) return (socket) => new MailSession(socket, listen, ++conf.connections).start();
   return (socket) => {
-    const local = (socket.localAddress ?? '').replace(/^::ffff:/, '');
-    const chosen = served.find((l) => l.host === local) ?? listen;
-    new MailSession(socket, chosen, ++conf.connections).start();
+    let chosen = listen;
+    if (served.length) {
+      const local = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+      chosen = served.find((l) => l.host === local) ?? listen;
+    }
+    conf.live++;
+    new MailSession(socket, chosen, ++conf.connections.last).start();
   };
 }

@@ -5,6 +5,7 @@
 import type tls from 'node:tls';
 import type { ConfCtx } from '../core/conf.ts';
 import type { ErrorLog } from '../core/log.ts';
+import type { Runtime } from '../core/runtime.ts';
 import type { Module } from '../core/module.ts';
 import type { Registry } from '../core/registry.ts';
 import type { MailSession } from './session.ts';
@@ -89,12 +90,18 @@ export interface MailServer {
   timeout: number;
   maxErrors: number;
   /** Where `client … connected to …` and friends go; set when the cycle starts serving in a worker. */
-  log: ErrorLog | undefined;
+  readonly log: ErrorLog | undefined;
+  /** The server's own `error_log`, if it has one. */
+  ownLog: ErrorLog | undefined;
+  /** The worker's runtime, whose log is used when the server has no `error_log` of its own. */
+  runtime: Runtime | undefined;
   /** Implicit TLS / STARTTLS context, built at configuration time. */
   secureContext: tls.SecureContext | undefined;
   /** `ssl_verify_client`: 0 off, 1 on, 2 optional, 3 optional_no_ca. */
   verifyClient: number;
   stats: MailStats;
+  /** sessionEnded is called once per closed session (the cycle's log stays open while sessions remain). */
+  sessionEnded(): void;
   /** realIp tells whether a PROXY protocol header from this address is trusted (`set_real_ip_from`). */
   realIp(addr: string): boolean;
   /** Reverse DNS with a timeout, or undefined when `resolver off`. */

@@ -403,6 +403,8 @@ export class MailSession {
     this.clearTimer();
     this.server.stats.active[this.protocol.name]--;
     for (const fn of this.cleanups.splice(0)) fn();
+    // The last line of a session ("proxied session done") is logged before this, so the log may go now.
+    queueMicrotask(() => this.server.sessionEnded());
     if (destroy) {
       this.socket.destroy();
       if (this.socket !== this.raw) this.raw.destroy();

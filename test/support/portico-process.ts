@@ -18,6 +18,8 @@ export interface Portico {
   pid: number;
   /** readLog returns the error log written so far (`error_log %PREFIX%/error.log …`). */
   readLog(): string;
+  /** reload rewrites nginx.conf (same `%PREFIX%` and additions) and sends SIGHUP to the master. */
+  reload(conf: string): void;
   stop(): Promise<void>;
 }
 
@@ -28,7 +30,8 @@ export interface Portico {
 export async function startPortico(conf: string, setup?: (prefix: string) => void): Promise<Portico> {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-mail-'));
   setup?.(prefix);
-  const text = `daemon off;\nworker_processes 1;\npid ${prefix}/nginx.pid;\n${conf.replaceAll('%PREFIX%', prefix)}`;
+  const render = (c: string) => `daemon off;\nworker_processes 1;\npid ${prefix}/nginx.pid;\n${c.replaceAll('%PREFIX%', prefix)}`;
+  const text = render(conf);
   fs.writeFileSync(path.join(prefix, 'nginx.conf'), text);
   const proc = spawn(BIN, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -44,6 +47,10 @@ export async function startPortico(conf: string, setup?: (prefix: string) => voi
     prefix,
     pid: proc.pid!,
     readLog: () => (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''),
+    reload(next) {
+      fs.writeFileSync(path.join(prefix, 'nginx.conf'), render(next));
+      proc.kill('SIGHUP');
+    },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
