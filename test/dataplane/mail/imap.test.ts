@@ -14,7 +14,7 @@ import { authHandler, PASS, PREAMBLE, USER } from '../../support/mail-fixture.ts
 import { ensureMailPackages, makeCert, startAuthServer, startDovecot, type AuthServer, type Dovecot } from '../../support/mail-servers.ts';
 import { startPortico, type Portico } from '../../support/portico-process.ts';
 
-const P = { plain: 23200, starttls: 23201, only: 23202, ssl: 23203, strict: 23204, proxyProtocol: 23205, sslProxyProtocol: 23206, imap: 23220, pop3: 23221, auth: 23222 };
+const P = { plain: 23200, starttls: 23201, only: 23202, ssl: 23203, strict: 23204, proxyProtocol: 23205, sslProxyProtocol: 23206, tls13: 23207, imap: 23220, pop3: 23221, auth: 23222 };
 const TLS_FILES = `ssl_certificate %PREFIX%/localhost.crt; ssl_certificate_key %PREFIX%/localhost.key;`;
 
 let dovecot: Dovecot;
@@ -37,6 +37,7 @@ mail {
   server { listen 127.0.0.1:${P.ssl} ssl; protocol imap; ${TLS_FILES} }
   server { listen 127.0.0.1:${P.strict}; protocol imap; imap_client_buffer 256; max_errors 3; timeout 500ms; }
   server { listen 127.0.0.1:${P.proxyProtocol} proxy_protocol; protocol imap; set_real_ip_from 127.0.0.1; }
+  server { listen 127.0.0.1:${P.tls13} ssl; protocol imap; ssl_protocols TLSv1.3; ${TLS_FILES} }
   server { listen 127.0.0.1:${P.sslProxyProtocol} ssl proxy_protocol; protocol imap; set_real_ip_from 127.0.0.0/8; ${TLS_FILES} }
 }`, (prefix) => makeCert(prefix));
 });
@@ -114,6 +115,17 @@ describe('IMAP proxy', () => {
   it('fetches over implicit TLS (listen … ssl) with imapflow', async () => {
     const { subject } = await fetchSubject(client(P.ssl, { secure: true }));
     assert.equal(subject, 'Proxied hello');
+  });
+
+  it('speaks only the TLS versions in ssl_protocols', async () => {
+    const hello = (maxVersion: tls.SecureVersion) =>
+      new Promise<string>((resolve) => {
+        const c = tls.connect({ port: P.tls13, host: '127.0.0.1', rejectUnauthorized: false, maxVersion });
+        c.once('secureConnect', () => (resolve(c.getProtocol() ?? ''), c.destroy()));
+        c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      });
+    assert.equal(await hello('TLSv1.3'), 'TLSv1.3');
+    assert.match(await hello('TLSv1.2'), /^ERR_SSL_|^ECONNRESET$/);
   });
 
   for (const loginMethod of ['AUTH=PLAIN', 'AUTH=LOGIN', 'LOGIN']) {

@@ -23,6 +23,8 @@ const P = {
   ssl: 23108,
   resolved: 23109,
   unresolved: 23110,
+  v6: 23111,
+  idle: 23112,
   upstream: 23120,
   auth: 23121,
   slowAuth: 23122,
@@ -65,6 +67,8 @@ mail {
   server { listen 127.0.0.1:${P.authDown}; protocol smtp; auth_http 127.0.0.1:${P.deadAuth}/; }
   server { listen 127.0.0.1:${P.authSlow}; protocol smtp; auth_http 127.0.0.1:${P.slowAuth}/; auth_http_timeout 300ms; }
   server { listen 127.0.0.1:${P.resolved}; protocol smtp; resolver 127.0.0.1:${P.dns}; }
+  server { listen [::1]:${P.v6}; protocol smtp; }
+  server { listen 127.0.0.1:${P.idle}; protocol smtp; proxy_timeout 500ms; proxy_buffer 1k; }
   server { listen 127.0.0.1:${P.unresolved}; protocol smtp; resolver 127.0.0.1:${P.deadDns}; resolver_timeout 300ms; }
   server {
     listen 127.0.0.1:${P.ssl} ssl;
@@ -347,6 +351,44 @@ describe('SMTP proxy', () => {
     const took = Date.now() - t0;
     assert.ok(took >= 300 && took < 3000, `closed after ${took}ms, timeout is 400ms`);
     assert.match(portico.readLog(), /client timed out/);
+  });
+
+  it('relays a 3 MB message intact through a 1k proxy_buffer', async () => {
+    const big = Array.from({ length: 40_000 }, (_, i) => `line ${i} ${'x'.repeat(64)}`).join('\r\n');
+    const t = transport(P.idle);
+    try {
+      await t.sendMail({ from: 'bob@example.org', to: 'alice@example.org', subject: 'big one', text: big });
+    } finally {
+      t.close();
+    }
+    const m = await stored('big one');
+    assert.ok(m.data.includes('line 39999 '), 'the last line arrived');
+    assert.ok(m.data.length > 2_900_000);
+  });
+
+  it('closes a proxied session idle for proxy_timeout', async () => {
+    const c = await LineClient.connect(P.idle);
+    await c.expect(/220 .*\r\n/);
+    c.send(`AUTH PLAIN ${b64(`\0${USER}\0${PASS}`)}\r\n`);
+    assert.equal(await c.expect(/\r\n/), '235 2.0.0 OK\r\n');
+    const t0 = Date.now();
+    await c.closed;
+    const took = Date.now() - t0;
+    assert.ok(took >= 400 && took < 3000, `closed after ${took}ms, proxy_timeout is 500ms`);
+    assert.match(portico.readLog(), /client timed out \(110: Connection timed out\) while proxying/);
+  });
+
+  it('listens on IPv6 and hands XCLIENT an IPV6: address', async () => {
+    const from = auth.requests.length;
+    const t = nodemailer.createTransport({ host: '::1', port: P.v6, secure: false, ignoreTLS: true, name: 'client.test', auth: { user: USER, pass: PASS } });
+    try {
+      await t.sendMail({ from: 'bob@example.org', to: 'alice@example.org', subject: 'over v6', text: 'six' });
+    } finally {
+      t.close();
+    }
+    const m = await stored('over v6');
+    assert.equal(m.xclient, 'ADDR=IPV6:::1 LOGIN=alice NAME=[UNAVAILABLE]');
+    assert.equal(auth.requests[from]!['client-ip'], '::1');
   });
 
   it('answers 451 and closes when the auth server is down', async () => {
