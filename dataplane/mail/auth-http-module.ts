@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { ARGS, CTX } from '../core/module.ts';
 import { flagSlot, msecSlot } from '../core/slots.ts';
 import { ConfError, errnoOf, strerror } from '../core/errors.ts';
-import { defineMailModule, AUTH, AUTH_METHOD_NAMES, srvConf, type MailModule } from './mail.ts';
+import { defineMailModule, AUTH, AUTH_METHOD_NAMES, srvConf } from './mail.ts';
 import { mailProxyInit } from './proxy-module.ts';
 import type { MailSession } from './session.ts';
 import { mailSslModule } from './ssl-module.ts';

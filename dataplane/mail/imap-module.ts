@@ -7,7 +7,7 @@ import { ARGS, CTX } from '../core/module.ts';
 import { bitmaskSlot, sizeSlot, strArraySlot } from '../core/slots.ts';
 import { inSasl, SASL, saslContinue, saslStart, type SaslPrompts } from './auth.ts';
 import { enterAuthState, finishCommand } from './handler.ts';
-import { defineMailModule, AUTH, AUTH_ENABLED, PARSE, RC, srvConf, type MailModule, type MailProtocol, type ParseResult, type Rc } from './mail.ts';
+import { defineMailModule, AUTH, AUTH_ENABLED, PARSE, RC, srvConf, type MailProtocol, type ParseResult, type Rc } from './mail.ts';
 import { parseAuthLine, parseImapCommand } from './parse.ts';
 import type { MailSession } from './session.ts';
 import { capabilityFor, mailSslModule, starttlsAllowed, starttlsOnly } from './ssl-module.ts';

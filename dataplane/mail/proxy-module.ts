@@ -9,7 +9,7 @@ import net from 'node:net';
 import { ARGS, CTX } from '../core/module.ts';
 import { flagSlot, msecSlot, sizeSlot, strSlot } from '../core/slots.ts';
 import { errnoOf, strerror } from '../core/errors.ts';
-import { defineMailModule, AUTH, srvConf, type MailModule } from './mail.ts';
+import { defineMailModule, AUTH, srvConf } from './mail.ts';
 import type { MailSession } from './session.ts';
 
 export interface MailProxyConf {
@@ -79,9 +79,13 @@ const ST = {
 } as const;
 
 const SMTP_AUTH_OK = '235 2.0.0 OK\r\n';
+/** How long a finished session may take to flush its last bytes to a slow peer. */
+const CLOSE_GRACE_MS = 30_000;
 
 interface Upstream {
   sock: net.Socket;
+  /** Set once either side ended normally: both sockets flush what is queued before they go. */
+  ending: boolean;
   buf: Buffer;
   last: number;
   state: number;
@@ -95,8 +99,11 @@ export function mailProxyInit(s: MailSession, host: string, port: number): void 
   s.upstreamName = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
   s.out = '';
   const sock = net.connect({ host, port, noDelay: true });
-  const u: Upstream = { sock, buf: Buffer.alloc(pcf.bufferSize!), last: 0, state: ST.START, pcf };
-  s.cleanups.push(() => sock.destroy());
+  const u: Upstream = { sock, ending: false, buf: Buffer.alloc(pcf.bufferSize!), last: 0, state: ST.START, pcf };
+  // An error or timeout tears the upstream down; a graceful end (see startRelay) lets it flush first.
+  s.cleanups.push(() => {
+    if (!u.ending) sock.destroy();
+  });
   s.setTimer(s.server.timeout, () => {
     s.error('info', 'upstream timed out (110: Connection timed out)');
     upstreamFailed(s, u);
@@ -304,18 +311,22 @@ function startRelay(s: MailSession, u: Upstream, lastReply: string): void {
     if (s.closed) return;
     s.action = '';
     s.error('info', 'proxied session done');
-    up.end();
-    client.end();
+    u.ending = true;
     s.close(false);
-    up.once('close', () => client.destroy());
-    setTimeout(() => (up.destroy(), client.destroy()), 5000).unref();
+    // Half-close both ways; each socket goes once what was queued for it is written (or after a grace time).
+    for (const sock of [up, client]) {
+      sock.end(() => sock.destroy());
+      setTimeout(() => sock.destroy(), CLOSE_GRACE_MS).unref();
+    }
   };
   up.on('end', done);
   client.on('end', done);
   client.resume();
 }
 
+/** pauseUntilDrain stops reading `src` until `dst` has written its queue (one waiter per direction). */
 function pauseUntilDrain(src: net.Socket, dst: net.Socket): void {
+  if (src.isPaused()) return;
   src.pause();
   dst.once('drain', () => src.resume());
 }

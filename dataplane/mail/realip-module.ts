@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { ARGS, CTX } from '../core/module.ts';
-import { defineMailModule, type MailModule } from './mail.ts';
+import { defineMailModule } from './mail.ts';
 
 export interface MailRealipConf {
   from?: string[];

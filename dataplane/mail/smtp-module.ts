@@ -10,7 +10,7 @@ import { bitmaskSlot, msecSlot, sizeSlot, strArraySlot } from '../core/slots.ts'
 import { inSasl, saslContinue, saslStart, type SaslPrompts } from './auth.ts';
 import { enterAuthState, finishCommand } from './handler.ts';
 import { mailCoreModule, type MailCoreSrvConf } from './core-module.ts';
-import { defineMailModule, AUTH, AUTH_ENABLED, PARSE, RC, srvConf, type MailModule, type MailProtocol, type ParseResult, type Rc } from './mail.ts';
+import { defineMailModule, AUTH, AUTH_ENABLED, PARSE, RC, srvConf, type MailProtocol, type ParseResult, type Rc } from './mail.ts';
 import { parseAuthLine, parseSmtpCommand } from './parse.ts';
 import type { MailSession } from './session.ts';
 import { capabilityFor, mailSslModule, starttlsAllowed, starttlsOnly } from './ssl-module.ts';
