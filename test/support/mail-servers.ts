@@ -135,7 +135,7 @@ service pop3-login {
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   try {
-    await Promise.all([waitForPort(opts.imapPort), waitForPort(opts.pop3Port)]);
+    await Promise.all([waitForPort(opts.imapPort, 30_000), waitForPort(opts.pop3Port, 30_000)]);
   } catch (err) {
     await stopChild(child);
     throw new Error(`dovecot did not start: ${stderr} ${(err as Error).message}`);
@@ -183,7 +183,7 @@ export async function startSmtpServer(port: number, user: string, password: stri
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`aiosmtpd did not start: ${stderr}`)), 15_000);
+    const t = setTimeout(() => (child.kill('SIGKILL'), reject(new Error(`aiosmtpd did not start: ${stderr}`))), 30_000);
     child.stdout!.on('data', (d) => {
       if (String(d).includes('READY')) (clearTimeout(t), resolve());
     });

@@ -41,7 +41,13 @@ export async function startPortico(conf: string, setup?: (prefix: string) => voi
   const failed = exited.then(() => {
     throw new Error(`portico-dataplane exited: ${stderr}`);
   });
-  await Promise.race([Promise.all(ports.map((p) => waitForPort(p))), failed]);
+  try {
+    // Generous: several test files start dataplanes, dovecot and aiosmtpd at once on a busy machine.
+    await Promise.race([Promise.all(ports.map((p) => waitForPort(p, 30_000))), failed]);
+  } catch (err) {
+    proc.kill('SIGKILL'); // never leave a dataplane behind a failed start
+    throw err;
+  }
   const errorLog = path.join(prefix, 'error.log');
   return {
     prefix,

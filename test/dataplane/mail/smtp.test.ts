@@ -25,6 +25,7 @@ const P = {
   unresolved: 23110,
   v6: 23111,
   idle: 23112,
+  smallBuffer: 23113,
   upstream: 23120,
   auth: 23121,
   slowAuth: 23122,
@@ -68,7 +69,8 @@ mail {
   server { listen 127.0.0.1:${P.authSlow}; protocol smtp; auth_http 127.0.0.1:${P.slowAuth}/; auth_http_timeout 300ms; }
   server { listen 127.0.0.1:${P.resolved}; protocol smtp; resolver 127.0.0.1:${P.dns}; }
   server { listen [::1]:${P.v6}; protocol smtp; }
-  server { listen 127.0.0.1:${P.idle}; protocol smtp; proxy_timeout 500ms; proxy_buffer 1k; }
+  server { listen 127.0.0.1:${P.idle}; protocol smtp; proxy_timeout 500ms; }
+  server { listen 127.0.0.1:${P.smallBuffer}; protocol smtp; proxy_buffer 1k; }
   server { listen 127.0.0.1:${P.unresolved}; protocol smtp; resolver 127.0.0.1:${P.deadDns}; resolver_timeout 300ms; }
   server {
     listen 127.0.0.1:${P.ssl} ssl;
@@ -355,7 +357,7 @@ describe('SMTP proxy', () => {
 
   it('relays a 3 MB message intact through a 1k proxy_buffer', async () => {
     const big = Array.from({ length: 40_000 }, (_, i) => `line ${i} ${'x'.repeat(64)}`).join('\r\n');
-    const t = transport(P.idle);
+    const t = transport(P.smallBuffer);
     try {
       await t.sendMail({ from: 'bob@example.org', to: 'alice@example.org', subject: 'big one', text: big });
     } finally {
