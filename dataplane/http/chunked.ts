@@ -4,12 +4,18 @@
  * overflows is an error (400).
  */
 
+/** Extensions and trailers together may not exceed this many bytes per body. */
+const META_MAX = 16 * 1024;
+
 const enum_ = { SIZE: 0, EXT: 1, SIZE_LF: 2, DATA: 3, DATA_CR: 4, DATA_LF: 5, TRAILER: 6, TRAILER_LF: 7, TRAILER_LINE: 8, DONE: 9 };
 
+/** ChunkedDecoder decodes one chunked body incrementally; `total` counts data bytes, `error` says why it failed. */
 export class ChunkedDecoder {
   #state = enum_.SIZE;
   #size = 0;
   #digits = 0;
+  /** Bytes of chunk extensions and trailers seen: they are skipped, not kept, but still bounded. */
+  #meta = 0;
   total = 0;
   error: string | undefined;
 
@@ -48,6 +54,7 @@ export class ChunkedDecoder {
           break;
         }
         case enum_.EXT:
+          if (++this.#meta > META_MAX) return this.#fail('too long chunk extension or trailer');
           if (c === 13) this.#state = enum_.SIZE_LF;
           else if (c === 10) this.#endSize();
           break;
@@ -76,6 +83,7 @@ export class ChunkedDecoder {
           this.#state = enum_.DONE;
           return i;
         case enum_.TRAILER_LINE:
+          if (++this.#meta > META_MAX) return this.#fail('too long chunk extension or trailer');
           if (c === 10) this.#state = enum_.TRAILER;
           break;
         case enum_.DONE:

@@ -9,15 +9,24 @@ import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
-import { HttpRequest, type BodyReader, type ConnectionInfo, type ResponseSink } from './request.ts';
-import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { proxyInfoOf } from './proxy-protocol.ts';
+import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
+import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
+import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
 const HEAD = 0;
 const BUSY = 1;
 const CLOSED = 2;
+/** The socket was handed to a tunnel (WebSocket, Upgrade): this connection no longer reads or times it. */
+const TUNNEL = 3;
 
 let connectionIds = 0;
+
+/** nextConnectionId numbers connections of every HTTP transport ($connection). */
+export function nextConnectionId(): number {
+  return ++connectionIds;
+}
 
 /** Bytes kept from a client while a request is being handled before reading pauses (pipelining bound). */
 const PIPELINE_HOLD = 64 * 1024;
@@ -25,7 +34,7 @@ const PIPELINE_HOLD = 64 * 1024;
 export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly socket: net.Socket;
   readonly slot: ListenSlot;
-  readonly id = ++connectionIds;
+  readonly id = nextConnectionId();
   readonly startTime = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -33,6 +42,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly localPort: number;
   readonly tls: import('node:tls').TLSSocket | undefined;
   requests = 0;
+  proxyProtocol: ProxyProtocolInfo | undefined;
 
   #state = HEAD;
   #buf: Buffer | undefined;
@@ -52,10 +62,16 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #noBody = false;
   #closeAfter = false;
   #aborted = false;
+  /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
+  readonly #stats: HttpStats | undefined;
+  #statState = 0;
+  /** Set when plain HTTP arrived on a TLS address: every request is answered with 497 (nginx's NGX_HTTP_TO_HTTPS). */
+  plainOnSslPort = false;
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
-  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket) {
+  /** `peeked` says the PROXY header was already read before the TLS layer (see peek.ts). */
+  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket, peeked?: { proxy: ProxyProtocolInfo | null }) {
     this.socket = socket;
     this.slot = slot;
     this.tls = tls;
@@ -69,12 +85,30 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     socket.on('error', () => {});
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
+    // The PROXY header was read before any protocol (proxy-protocol.ts); peek.ts passes it on for TLS/h2c.
+    this.proxyProtocol = peeked ? (peeked.proxy ?? undefined) : proxyInfoOf(tls ?? socket);
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+    const st = (this.#stats = addr.runtime.main.stats);
+    if (st) {
+      st.add(STAT.ACCEPTED, 1n);
+      st.add(STAT.HANDLED, 1n);
+      st.add(STAT.ACTIVE, 1n);
+    }
+  }
+
+  /** #count moves this connection between the reading (1), writing (2) and waiting (0) counters. */
+  #count(state: number): void {
+    const st = this.#stats;
+    if (!st || state === this.#statState) return;
+    if (this.#statState === 1) st.add(STAT.READING, -1n);
+    else if (this.#statState === 2) st.add(STAT.WRITING, -1n);
+    if (state === 1) st.add(STAT.READING, 1n);
+    else if (state === 2) st.add(STAT.WRITING, 1n);
+    this.#statState = state;
   }
 
   #addr(): HttpAddrConf {
-    const ctx = this.slot.current.ctx as HttpListenCtx;
-    return (ctx.byAddr && ctx.byAddr.get(this.localAddress)) || ctx.fallback;
+    return addrConfOf(this.slot, this.localAddress);
   }
 
   #arm(ms: number): void {
@@ -90,8 +124,21 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #onTimeout(): void {
     this.#timer = undefined;
     const r = this.#req;
+    if (this.#state === CLOSED) {
+      // The lingering close ran out of patience.
+      this.socket.destroy();
+      return;
+    }
     if (this.#state === HEAD) {
-      // Idle keep-alive or a head that never completed: nginx closes without a response.
+      // An idle keep-alive connection closes silently; a head that never completed is a 408 in the log.
+      if (this.#buf !== undefined && this.#buf.length > 0) {
+        const addr = this.#addr();
+        addr.runtime.cycle.log?.log('info', `*${this.id} client timed out while reading client request headers, client: ${this.remoteAddress}`);
+        this.#buf = undefined;
+        const rr = this.#placeholder(addr);
+        addr.runtime.terminate(rr, 408);
+        return;
+      }
       this.#close();
       return;
     }
@@ -115,8 +162,14 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       this.#feedBody(chunk);
       return;
     }
-    this.#buf = this.#buf === undefined || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.#state === HEAD) this.#parse();
+    const fresh = this.#buf === undefined || this.#buf.length === 0;
+    this.#buf = fresh ? chunk : Buffer.concat([this.#buf!, chunk]);
+    if (this.#state === HEAD) {
+      // The first bytes of a request on a kept-alive connection: client_header_timeout replaces keepalive_timeout.
+      if (fresh && this.requests > 0) this.#arm(this.#addr().defaultSrv.clientHeaderTimeout!);
+      if (this.#stats) this.#count(1);
+      this.#parse();
+    }
     else if (this.#buf.length > PIPELINE_HOLD && !this.#paused) {
       this.#paused = true;
       this.socket.pause();
@@ -131,7 +184,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
         if (res === undefined) {
-          if (this.requests > 0 && this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          if (this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
           return;
         }
         if ('status' in res) {
@@ -153,6 +206,10 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     const { srv, captures } = addr.names.find(head.host ?? '');
     const r = new HttpRequest(this, addr.runtime, this, head, srv);
     r.serverCaptures = captures;
+    if (this.#stats) {
+      this.#count(2);
+      this.#stats.add(STAT.REQUESTS, 1n);
+    }
     this.#req = r;
     this.#state = BUSY;
     this.#bodyDone = !r.hasBody;
@@ -162,11 +219,17 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#chunkedOut = false;
     this.#noBody = false;
     this.#closeAfter = false;
+    if (this.plainOnSslPort) {
+      addr.runtime.cycle.log?.log('info', `*${this.id} client sent plain HTTP request to HTTPS port while reading client request headers, client: ${this.remoteAddress}`);
+      r.keepalive = false;
+      addr.runtime.finalize(r, 497);
+      return;
+    }
     addr.runtime.start(r);
   }
 
-  /** A head we refused: answer with nginx's page for the status, then close. */
-  #rejectHead(addr: HttpAddrConf, status: number): void {
+  /** A request for a head that was never parsed (refused, or timed out): the default server answers and logs it. */
+  #placeholder(addr: HttpAddrConf): HttpRequest {
     const head: ParsedHead = {
       method: 'GET', unparsedUri: '', uri: '/', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
       headers: [], host: undefined, contentLength: -1, chunked: false, connection: 'close', expect: undefined, length: 0,
@@ -175,6 +238,12 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     r.method = '';
     r.keepalive = false;
     this.#req = r;
+    return r;
+  }
+
+  /** A head we refused: answer with nginx's page for the status, then close. */
+  #rejectHead(addr: HttpAddrConf, status: number): void {
+    const r = this.#placeholder(addr);
     this.#state = BUSY;
     this.#bodyDone = true;
     this.#head = undefined;
@@ -213,7 +282,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   discardBody(r: HttpRequest): void {
     if (this.#bodyDone || this.#reader || r !== this.#req) return;
-    r.expectContinue = false;
+    if (r.expectContinue && (this.#buf === undefined || this.#buf.length === 0)) {
+      // The client waits for "100 Continue" and may never send the body: answer, then close.
+      r.keepalive = false;
+      return;
+    }
     this.#discarding = true;
     this.readBody(r, { onData: () => {}, onEnd: () => {} });
   }
@@ -344,7 +417,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   // ---- lifecycle ----
 
   requestDone(r: HttpRequest): void {
-    if (r !== this.#req) return;
+    if (r !== this.#req || this.#state === TUNNEL) return;
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
@@ -353,6 +426,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       return;
     }
     if (!this.#bodyDone) {
+      // A client still waiting for "100 Continue" may never send the body: close rather than wait for it.
+      if (r.expectContinue && !this.#reader && (this.#buf === undefined || this.#buf.length === 0)) {
+        this.#finishAndClose(r);
+        return;
+      }
       // Keep-alive needs the rest of the body off the wire first; nginx discards it the same way.
       if (!this.#reader) this.discardBody(r);
       if (!this.#bodyDone) return;
@@ -363,6 +441,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #next(): void {
     this.#req = undefined;
     this.#state = HEAD;
+    if (this.#stats) this.#count(0);
     if (this.#paused) {
       this.#paused = false;
       this.socket.resume();
@@ -386,7 +465,25 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#arm(5000);
   }
 
+  takeSocket(r: HttpRequest): { socket: net.Socket; buffered: Buffer | undefined } | undefined {
+    if (r !== this.#req || this.#state !== BUSY) return undefined;
+    this.#state = TUNNEL;
+    this.#disarm();
+    this.onClientClose = undefined;
+    const buffered = this.#buf;
+    this.#buf = undefined;
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
+    this.socket.removeAllListeners('close');
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    return { socket: this.socket, buffered };
+  }
+
   abort(r: HttpRequest): void {
+    if (this.#state === TUNNEL) return;
     this.#aborted = true;
     void r;
     this.#close();
@@ -409,12 +506,26 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onEnd(): void {
     // The client half-closed: finish the request in progress, then close (nginx does not wait for more).
-    if (this.#state === HEAD) this.#close();
-    else this.#closeAfter = true;
+    if (this.#state === HEAD) {
+      this.#close();
+      return;
+    }
+    this.#closeAfter = true;
+    // A handler waiting on something else (an upstream) treats EOF as the client going away, as nginx's
+    // broken-connection check does; handlers that do not ask are left to finish.
+    const cb = this.onClientClose;
+    if (cb && this.#bodyDone && this.#req && !this.#req.finalized) {
+      this.onClientClose = undefined;
+      cb();
+    }
   }
 
   #onClose(): void {
     this.#disarm();
+    if (this.#stats) {
+      this.#count(0);
+      this.#stats.add(STAT.ACTIVE, -1n);
+    }
     const prev = this.#state;
     this.#state = CLOSED;
     const r = this.#req;
@@ -433,7 +544,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 }
 
-function stripV4Mapped(a: string): string {
+/** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
+export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 

@@ -22,6 +22,8 @@ export interface CoreMainConf {
   prefixVariables: VariableDef[];
   headerFilter?: HeaderFilter;
   bodyFilter?: BodyFilter;
+  /** Shared counters, present when stub_status is configured (connections count into them). */
+  stats?: import('./stats.ts').HttpStats;
   serverNamesHashMaxSize?: number;
   serverNamesHashBucketSize?: number;
 }
@@ -43,8 +45,11 @@ export interface CoreSrvConf {
   serverNameRegexCaptures?: boolean;
 }
 
-/** LocationMatch: '' prefix, '=' exact, '^~' prefix without regex check, '~' / '~*' regex, '@' named, 'server'. */
-export type LocationMatch = '' | '=' | '^~' | '~' | '~*' | '@' | 'server';
+/**
+ * LocationMatch: '' prefix, '=' exact, '^~' prefix without regex check, '~' / '~*' regex, '@' named, 'server',
+ * and 'if' for the pseudo-location of a rewrite-module `if` block (never found by a lookup).
+ */
+export type LocationMatch = '' | '=' | '^~' | '~' | '~*' | '@' | 'server' | 'if';
 
 export interface CoreLocConf {
   /** The loc confs of every HTTP module at this location, by module index. */
@@ -86,6 +91,8 @@ export interface CoreLocConf {
   limitRate?: number;
   resetTimedoutConnection?: boolean;
   satisfy?: 'all' | 'any';
+  /** The location's own `error_log` (opened per worker by the log module); unset means the cycle's log. */
+  errorLog?: import('../core/log.ts').ErrorLog;
 }
 
 /** ErrorPage is one `error_page codes [=[code]] uri` entry. */

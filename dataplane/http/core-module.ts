@@ -19,7 +19,8 @@ import {
 } from './core-conf.ts';
 import { parseListen } from './listen.ts';
 import { defineHttpModule, type HttpLevel, type HttpModule } from './types.ts';
-import { CORE_VARIABLES } from './variables-core.ts';
+import { CORE_VARIABLES, namedCaptureVariable } from './variables-core.ts';
+import { declareVariable } from './variables.ts';
 
 const SRV = CTX.HTTP_MAIN | CTX.HTTP_SRV;
 const LOC = CTX.HTTP_MAIN | CTX.HTTP_SRV | CTX.HTTP_LOC;
@@ -98,11 +99,16 @@ export function compileRegex(cf: ConfCtx, pattern: string, caseless: boolean): R
     src = src.slice(4);
     flags = 'i';
   }
+  let re: RegExp;
   try {
-    return new RegExp(src, flags);
+    re = new RegExp(src, flags);
   } catch (err) {
     cf.error(`pcre2_compile() failed: ${(err as Error).message.replace(/^Invalid regular expression: /, '')} in "${pattern}"`);
   }
+  // Named captures become variables, as nginx's ngx_http_regex_compile makes them.
+  const cmcf = cf.level.main[cf.index(httpCoreModule)] as CoreMainConf | undefined;
+  if (cmcf) for (const m of src.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)) declareVariable(cmcf, namedCaptureVariable(m[1]!.toLowerCase()));
+  return re;
 }
 
 function typesBlock(cf: ConfCtx, d: ConfDirective, clcf: CoreLocConf): string | void {

@@ -3,12 +3,14 @@
  * checkers), filter chains, finalization, special responses, error_page and internal redirects.
  */
 import type { Cycle } from '../core/cycle.ts';
+import type { ErrorLog } from '../core/log.ts';
 import type { CoreLocConf, CoreMainConf } from './core-conf.ts';
 import { findLocation, FOUND_EXACT, REDIRECT, type LocationSearch } from './locations.ts';
 import type { HttpRequest } from './request.ts';
 import { CLOSE_AFTER, errorPageBody } from './special.ts';
 import { AGAIN, DECLINED, DONE, ERROR, OK, PHASE, type BodyFilter, type HeaderFilter, type PhaseHandler } from './types.ts';
 import { VERSION } from '../core/version.ts';
+import { startSubrequest, type SubrequestOptions } from './subrequest.ts';
 
 type Checker = (rt: HttpRuntime, r: HttpRequest, step: Step) => boolean;
 
@@ -46,12 +48,19 @@ export class HttpRuntime {
     };
   }
 
+  /** log returns the error log for a request: its location's `error_log` if it has one, else the cycle's. */
+  log(r: HttpRequest): ErrorLog | undefined {
+    return r.loc.errorLog ?? this.cycle.log;
+  }
+
   /** buildPhaseEngine lays out the steps from the handlers modules registered per phase. */
   buildPhaseEngine(phases: PhaseHandler[][]): void {
     const s = this.steps;
+    // Within a phase, handlers run in reverse order of registration, as nginx lays them out (so the index
+    // module, listed after static, looks at a directory URI first).
     const add = (phase: number, checker: Checker) => {
       const start = s.length;
-      for (const h of phases[phase] ?? []) s.push({ checker, handler: h, next: 0 });
+      for (const h of (phases[phase] ?? []).toReversed()) s.push({ checker, handler: h, next: 0 });
       return start;
     };
     const fix = (from: number) => {
@@ -71,7 +80,7 @@ export class HttpRuntime {
     i = add(PHASE.PREACCESS, genericChecker);
     fix(i);
     const accessStart = s.length;
-    for (const h of phases[PHASE.ACCESS] ?? []) s.push({ checker: accessChecker, handler: h, next: 0 });
+    for (const h of (phases[PHASE.ACCESS] ?? []).toReversed()) s.push({ checker: accessChecker, handler: h, next: 0 });
     if (s.length > accessStart) {
       s.push({ checker: postAccessChecker, handler: undefined, next: 0 });
       for (let k = accessStart; k < s.length; k++) s[k]!.next = s.length;
@@ -125,12 +134,24 @@ export class HttpRuntime {
     this.done(r);
   }
 
-  /** done runs the log phase and hands the connection back (keep-alive or close). */
+  /** subrequest starts a child request of `r` (see subrequest.ts). */
+  subrequest(r: HttpRequest, uri: string, args: string, opts: SubrequestOptions, done: (sr: HttpRequest) => void): HttpRequest | undefined {
+    const sr = startSubrequest(r, uri, args, opts, done);
+    if (!sr) this.log(r)?.log('error', `*${r.conn.id} subrequests cycle while processing "${uri}"`);
+    return sr;
+  }
+
+  /** done runs the log phase and hands the connection back (keep-alive or close); a subrequest reports to its parent. */
   done(r: HttpRequest): void {
     if (r.finalized) return;
     r.finalized = true;
-    if (r !== r.main) return;
+    if (r !== r.main) {
+      r.responseDone = true;
+      r.onSubrequestDone?.();
+      return;
+    }
     for (const h of this.logHandlers) h(r);
+    if (r.cleanups) runCleanups(r);
     r.conn.requestDone(r);
   }
 
@@ -138,9 +159,16 @@ export class HttpRuntime {
   terminate(r: HttpRequest, status: number): void {
     if (r.finalized) return;
     if (!r.headerSent) r.out.status = status;
+    if (r !== r.main) {
+      // A failed subrequest ends itself; its parent decides what that means for the client.
+      if (r.headerSent) r.out.status = status >= 400 ? status : 500;
+      this.done(r);
+      return;
+    }
     r.keepalive = false;
     r.finalized = true;
     for (const h of this.logHandlers) h(r);
+    if (r.cleanups) runCleanups(r);
     r.conn.abort(r);
   }
 
@@ -151,6 +179,7 @@ export class HttpRuntime {
       this.terminate(r, status);
       return;
     }
+    r.errStatus = 0;
     if (CLOSE_AFTER.has(status)) r.keepalive = false;
     if (r.hasBody && !r.bodyRead) r.conn.discardBody(r);
     if (!r.errorPage || clcf.recursiveErrorPages) {
@@ -186,12 +215,33 @@ export class HttpRuntime {
     this.done(r);
   }
 
+  /**
+   * filterFinalize turns the response being sent into nginx's page for `status` from inside a header filter
+   * (ngx_http_filter_finalize_request without error_page): the caller then passes the head on; the handler's
+   * body is dropped and the page goes out in its place.
+   */
+  filterFinalize(r: HttpRequest, status: number): void {
+    const o = r.out;
+    const body = Buffer.from(errorPageBody(status, r.loc.serverTokens ?? true, VERSION) ?? '', 'latin1');
+    o.status = status;
+    o.statusText = undefined;
+    o.contentType = 'text/html';
+    o.charset = undefined;
+    o.contentLength = body.length;
+    o.lastModified = undefined;
+    o.etag = undefined;
+    r.errStatus = 0;
+    r.allowRanges = false;
+    r.keepalive &&= !CLOSE_AFTER.has(status);
+    r.replacement = body;
+  }
+
   /** errorPage redirects an error to its page; returns false if the page cannot be used. */
   errorPage(r: HttpRequest, status: number, overwrite: number, uri: string): boolean {
     const target = this.expand(r, uri);
-    if (overwrite > 0 && (overwrite < 301 || overwrite > 308)) r.out.status = overwrite;
-    else if (overwrite < 0) r.out.status = status;
-    else r.out.status = 0;
+    // The page is answered with the original status, `=code`'s, or (`=` alone) whatever the page produces.
+    r.errStatus = overwrite < 0 ? status : overwrite;
+    r.out.status = 0;
     if (target.startsWith('@')) {
       r.out.headers = [];
       this.namedLocation(r, target.slice(1));
@@ -201,11 +251,12 @@ export class HttpRuntime {
       const q = target.indexOf('?');
       if (r.method !== 'HEAD') r.method = 'GET';
       r.out.headers = [];
-      this.internalRedirect(r, q < 0 ? target : target.slice(0, q), q < 0 ? r.args : target.slice(q + 1));
+      this.internalRedirect(r, q < 0 ? target : target.slice(0, q), q < 0 ? '' : target.slice(q + 1));
       return true;
     }
     // An absolute URL: a redirect (302 unless `=301` etc. said otherwise).
-    const code = overwrite >= 301 && overwrite <= 308 ? overwrite : 302;
+    const code = overwrite === 301 || overwrite === 302 || overwrite === 303 || overwrite === 307 || overwrite === 308 ? overwrite : 302;
+    r.errStatus = 0;
     r.out = { status: 0, contentLength: -1, headers: [], location: target };
     r.errorPage = true;
     this.specialResponse(r, code);
@@ -223,7 +274,7 @@ export class HttpRuntime {
   /** internalRedirect restarts the request at server-rewrite with a new URI (ngx_http_internal_redirect). */
   internalRedirect(r: HttpRequest, uri: string, args: string): void {
     if (--r.uriChanges === 0) {
-      this.cycle.log?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while internally redirecting to "${uri}"`);
+      this.log(r)?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while internally redirecting to "${uri}"`);
       r.errorPage = true;
       this.specialResponse(r, 500);
       return;
@@ -231,6 +282,8 @@ export class HttpRuntime {
     r.uri = uri;
     r.args = args;
     r.internal = true;
+    r.validUnparsedUri = false;
+    r.validLocation = true;
     r.ctx.length = 0;
     r.vars.clear();
     r.loc = r.srv.loc;
@@ -244,7 +297,7 @@ export class HttpRuntime {
   namedLocation(r: HttpRequest, name: string): void {
     const loc = r.srv.loc.tree?.named.get(name);
     if (!loc) {
-      this.cycle.log?.log('error', `*${r.conn.id} could not find named location "@${name}"`);
+      this.log(r)?.log('error', `*${r.conn.id} could not find named location "@${name}"`);
       r.errorPage = true;
       this.specialResponse(r, 500);
       return;
@@ -262,6 +315,12 @@ export class HttpRuntime {
     r.phaseIndex = this.locationRewriteIndex;
     this.runPhases(r);
   }
+}
+
+function runCleanups(r: HttpRequest): void {
+  const list = r.cleanups!;
+  r.cleanups = undefined;
+  for (const fn of list) fn();
 }
 
 function genericChecker(rt: HttpRuntime, r: HttpRequest, step: Step): boolean {
@@ -303,7 +362,7 @@ function findConfigChecker(rt: HttpRuntime, r: HttpRequest): boolean {
   }
   r.contentHandler = clcf.handler;
   if (r.contentLength > 0 && r.contentLength > clcf.clientMaxBodySize! && clcf.clientMaxBodySize !== 0) {
-    rt.cycle.log?.log('error', `*${r.conn.id} client intended to send too large body: ${r.contentLength} bytes`);
+    rt.log(r)?.log('error', `*${r.conn.id} client intended to send too large body: ${r.contentLength} bytes`);
     rt.finalize(r, 413);
     return false;
   }
@@ -323,7 +382,7 @@ function postRewriteChecker(rt: HttpRuntime, r: HttpRequest, step: Step): boolea
     return true;
   }
   if (--r.uriChanges === 0) {
-    rt.cycle.log?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while processing "${r.uri}"`);
+    rt.log(r)?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while processing "${r.uri}"`);
     rt.finalize(r, 500);
     return false;
   }

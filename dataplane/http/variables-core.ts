@@ -1,11 +1,13 @@
 /** The core variables (ngx_http_core_variables): request line, headers, addresses, timing, response. */
 import os from 'node:os';
+import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VERSION } from '../core/version.ts';
 import type { HttpRequest } from './request.ts';
 import type { VariableDef } from './types.ts';
 import { STATUS_TEXT } from './special.ts';
+import { binaryAddr } from './cidr.ts';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const p2 = (n: number) => String(n).padStart(2, '0');
@@ -38,7 +40,8 @@ function argValue(args: string, name: string): string | undefined {
   return undefined;
 }
 
-function cookieValue(r: HttpRequest, name: string): string | undefined {
+/** cookieValue returns the value of request cookie `name` (case-insensitive name), as $cookie_ does. */
+export function cookieValue(r: HttpRequest, name: string): string | undefined {
   const c = r.header('cookie');
   if (c === undefined) return undefined;
   for (const part of c.split(';')) {
@@ -72,19 +75,48 @@ export function sentHeader(r: HttpRequest, lname: string): string | undefined {
   return undefined;
 }
 
-/** documentRoot is the location's root (or alias) with variables expanded by the static layer when needed. */
-function documentRoot(r: HttpRequest): string {
-  const root = r.loc.root ?? r.loc.alias ?? 'html';
+/** namedCaptureVariable is the variable of a regex's named capture: the last regex match that has it wins. */
+export function namedCaptureVariable(name: string): VariableDef {
+  return {
+    name,
+    nocache: true,
+    get: (r) => r.captures?.groups?.[name] ?? r.serverCaptures?.groups?.[name],
+  };
+}
+
+/** documentRoot is the location's root (or alias), variables expanded, resolved against the prefix. */
+export function documentRoot(r: HttpRequest): string {
+  let root = r.loc.root ?? r.loc.alias ?? 'html';
+  if (root.includes('$')) root = r.http.expand(r, root);
   return path.resolve(r.http.cycle.prefix, root);
 }
 
-/** requestFilename maps the URI onto the file system as root/alias do. */
-export function requestFilename(r: HttpRequest): string {
+/**
+ * mapUriToPath maps a URI onto the file system (ngx_http_map_uri_to_path): root + uri; a prefix location's
+ * alias replaces the location's name; a regex location's alias is the whole path (it uses captures).
+ */
+export function mapUriToPath(r: HttpRequest, uri: string): string {
   const clcf = r.loc;
-  if (clcf.alias !== undefined && clcf.match !== '~' && clcf.match !== '~*') {
-    return path.resolve(r.http.cycle.prefix, clcf.alias) + (r.uri.slice(clcf.name.length) ? '/' + r.uri.slice(clcf.name.length).replace(/^\//, '') : '');
+  if (clcf.alias === undefined) return documentRoot(r) + uri;
+  let alias = clcf.alias;
+  if (alias.includes('$')) alias = r.http.expand(r, alias);
+  const full = path.resolve(r.http.cycle.prefix, alias) + (alias.endsWith('/') ? '/' : '');
+  if (clcf.regex || clcf.match === '~' || clcf.match === '~*') return full;
+  return full + uri.slice(Math.min(clcf.name.length, uri.length));
+}
+
+/** requestFilename maps the request's URI onto the file system as root/alias do ($request_filename). */
+export function requestFilename(r: HttpRequest): string {
+  return mapUriToPath(r, r.uri);
+}
+
+
+function realpathOrUndefined(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
   }
-  return documentRoot(r) + r.uri;
 }
 
 const v = (name: string, get: VariableDef['get'], extra: Partial<VariableDef> = {}): VariableDef => ({ name, get, ...extra });
@@ -103,9 +135,9 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('sent_http_', (r, n) => sentHeader(r, n.slice(10)), { prefix: true, nocache: true }),
   v('host', (r) => r.host || r.srv.serverNames[0]?.name || ''),
   v('hostname', () => os.hostname()),
-  v('remote_addr', (r) => r.conn.remoteAddress),
-  v('binary_remote_addr', (r) => r.conn.remoteAddress),
-  v('remote_port', (r) => String(r.conn.remotePort)),
+  v('remote_addr', (r) => r.remoteAddress),
+  v('binary_remote_addr', (r) => binaryAddr(r.remoteAddress)),
+  v('remote_port', (r) => String(r.remotePort)),
   v('server_addr', (r) => r.conn.localAddress),
   v('server_port', (r) => String(r.conn.localPort)),
   v('server_name', (r) => r.srv.serverNames[0]?.name ?? ''),
@@ -128,7 +160,7 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('content_type', (r) => r.header('content-type')),
   v('content_length', (r) => r.header('content-length')),
   v('document_root', (r) => documentRoot(r), { nocache: true }),
-  v('realpath_root', (r) => documentRoot(r), { nocache: true }),
+  v('realpath_root', (r) => realpathOrUndefined(documentRoot(r)), { nocache: true }),
   v('request_filename', (r) => requestFilename(r), { nocache: true }),
   v('request_id', () => randomBytes(16).toString('hex')),
   v('request_body', (r) => (r.body ? Buffer.concat(r.body).toString('latin1') : undefined)),
