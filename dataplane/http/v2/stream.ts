@@ -7,7 +7,7 @@
 import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { NAME, VERSION } from '../../core/version.ts';
-import type { HttpRequest, BodyReader, ConnectionInfo, ResponseSink } from '../request.ts';
+import type { HttpRequest, BodyReader, ConnectionInfo, ProxyProtocolInfo, ResponseSink } from '../request.ts';
 import { wireStatus } from '../special.ts';
 import { absoluteLocation, httpDateNow } from '../write.ts';
 
@@ -19,6 +19,7 @@ export interface StreamOwner {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
+  readonly proxyProtocol: ProxyProtocolInfo | undefined;
   readonly startTime: number;
   requests: number;
   streamDone(s: Http2Stream): void;
@@ -46,7 +47,6 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
     this.#bodyDone = endStream;
     stream.on('error', () => {});
     stream.on('close', () => this.#onClose());
-    stream.on('wantTrailers', () => this.#sendTrailers());
   }
 
   get id(): number {
@@ -54,6 +54,10 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   }
   get remoteAddress(): string {
     return this.owner.remoteAddress;
+  }
+
+  get proxyProtocol(): ProxyProtocolInfo | undefined {
+    return this.owner.proxyProtocol;
   }
   get remotePort(): number {
     return this.owner.remotePort;
@@ -179,6 +183,7 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
     const trailers = o.trailers !== undefined && !this.#noBody;
     r.bytesSent += 9 + hs.length * 16;
     if (this.stream.destroyed || this.stream.headersSent) return;
+    if (trailers) this.stream.once('wantTrailers', () => this.#sendTrailers());
     try {
       this.stream.respond(h, { endStream: this.#noBody && !trailers, waitForTrailers: trailers });
     } catch (err) {
