@@ -170,6 +170,23 @@ describe('process model with HTTP', () => {
     }
   });
 
+  test('master_process off serves HTTP from the master thread; TERM closes open connections and exits', async () => {
+    const port = 22019;
+    const { p, dp } = await start(conf(port, 'solo', 'master_process off;'));
+    try {
+      const s = await connect(port);
+      s.write('GET / HTTP/1.1\r\nHost: a\r\n');
+      await new Promise((r) => setTimeout(r, 100));
+      dp.signal('SIGTERM');
+      await s.gone;
+      assert.equal(await dp.exited, 0);
+      assert.doesNotMatch(readIfExists(p.path('logs/error.log')), /start worker process/);
+    } finally {
+      await dp.stop();
+      p.remove();
+    }
+  });
+
   test('a port in use is a bind() error at start, with no pid file', async () => {
     const port = 22014;
     const blocker = net.createServer();
