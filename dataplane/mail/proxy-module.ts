@@ -208,6 +208,11 @@ function nextLine(s: MailSession, u: Upstream): string | null | undefined {
   const passwd = s.passwd ?? '';
   switch (s.protocol.name) {
     case 'pop3':
+      // USER and PASS are lines: a CR or LF smuggled in through base64 (AUTH PLAIN) would start a new command.
+      if (/[\r\n]/.test(login + passwd)) {
+        s.error('error', 'login or password contains a line break');
+        return null;
+      }
       if (u.state === ST.START) {
         s.action = 'sending user name to upstream';
         u.state = ST.POP3_USER;

@@ -383,7 +383,7 @@ export class MailSession {
     let line = `*${this.number} ${text}`;
     if (this.action) line += ` while ${this.action}`;
     line += `, client: ${this.addrText}${this.starttls ? ' using starttls' : ''}, server: ${this.listen.addrText}`;
-    if (this.login) line += `, login: "${this.login}"`;
+    if (this.login) line += `, login: "${this.login.replace(/[\x00-\x1f\x7f"\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
     if (this.upstreamName) line += `, upstream: ${this.upstreamName}`;
     log.log(level, line);
   }

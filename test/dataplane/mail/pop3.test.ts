@@ -26,6 +26,7 @@ before(async () => {
   dovecot.deliver(USER, 'From: bob@example.org\nTo: alice@example.org\nSubject: POP3 via Portico\n\nLine one.\n.dot-stuffed line\n');
   const normal = authHandler({ pop3: P.pop3 });
   auth = await startAuthServer(P.auth, (h) => {
+    if (unescapeAuth(String(h['auth-user'])).startsWith('mallory')) return ok(P.pop3, { 'Auth-Pass': PASS });
     switch (unescapeAuth(String(h['auth-user']))) {
       case 'bob':
         return ok(P.closed, { 'Auth-Pass': PASS });
@@ -176,6 +177,14 @@ describe('POP3 proxy', () => {
     await loud.c.expect(/\r\n/);
     assert.match(await loud.c.expect(/\r\n/), /^-ERR \[AUTH\] Authentication failed/);
     loud.c.close();
+  });
+
+  it('never lets a line break in a decoded login reach the upstream as a new command', async () => {
+    const { c } = await greet(P.plain);
+    c.send(`AUTH PLAIN ${b64(`\0mallory\r\nDELE 1\0${PASS}`)}\r\n`);
+    assert.equal(await c.expect(/\r\n/), '-ERR internal server error\r\n');
+    await c.closed;
+    assert.match(portico.readLog(), /login or password contains a line break .*login: "mallory\\x0d\\x0aDELE 1"/);
   });
 
   it('rejects commands out of order and lines longer than its 128-byte buffer', async () => {
