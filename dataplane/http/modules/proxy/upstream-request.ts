@@ -100,7 +100,7 @@ export class UpstreamRequest {
   readonly #sent = () => this.onRequestWritten();
   readonly #bodySent = () => {
     const s = this.conn?.socket;
-    if (s && s.writableLength > 0) s.once('drain', this.#sent);
+    if (s && s.writableNeedDrain) s.once('drain', this.#sent);
     else this.onRequestWritten();
   };
 
@@ -245,7 +245,7 @@ export class UpstreamRequest {
       if (this.streamEnded) this.endStream();
     }
     this.phase = READING_HEAD;
-    if (s.writableLength > 0) {
+    if (s.writableNeedDrain) {
       this.arm(this.conf.sendTimeout!, 'sending request to upstream');
       s.once('drain', this.#sent);
     } else this.onRequestWritten();
