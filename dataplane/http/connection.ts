@@ -9,8 +9,9 @@ import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
-import { HttpRequest, type BodyReader, type ConnectionInfo, type ResponseSink } from './request.ts';
-import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { proxyInfoOf } from './proxy-protocol.ts';
+import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
+import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
@@ -22,13 +23,18 @@ const TUNNEL = 3;
 
 let connectionIds = 0;
 
+/** nextConnectionId numbers connections of every HTTP transport ($connection). */
+export function nextConnectionId(): number {
+  return ++connectionIds;
+}
+
 /** Bytes kept from a client while a request is being handled before reading pauses (pipelining bound). */
 const PIPELINE_HOLD = 64 * 1024;
 
 export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly socket: net.Socket;
   readonly slot: ListenSlot;
-  readonly id = ++connectionIds;
+  readonly id = nextConnectionId();
   readonly startTime = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -36,6 +42,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly localPort: number;
   readonly tls: import('node:tls').TLSSocket | undefined;
   requests = 0;
+  proxyProtocol: ProxyProtocolInfo | undefined;
 
   #state = HEAD;
   #buf: Buffer | undefined;
@@ -58,10 +65,13 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
   readonly #stats: HttpStats | undefined;
   #statState = 0;
+  /** Set when plain HTTP arrived on a TLS address: every request is answered with 497 (nginx's NGX_HTTP_TO_HTTPS). */
+  plainOnSslPort = false;
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
-  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket) {
+  /** `peeked` says the PROXY header was already read before the TLS layer (see peek.ts). */
+  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket, peeked?: { proxy: ProxyProtocolInfo | null }) {
     this.socket = socket;
     this.slot = slot;
     this.tls = tls;
@@ -75,6 +85,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     socket.on('error', () => {});
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
+    // The PROXY header was read before any protocol (proxy-protocol.ts); peek.ts passes it on for TLS/h2c.
+    this.proxyProtocol = peeked ? (peeked.proxy ?? undefined) : proxyInfoOf(tls ?? socket);
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
     const st = (this.#stats = addr.runtime.main.stats);
     if (st) {
@@ -96,8 +108,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #addr(): HttpAddrConf {
-    const ctx = this.slot.current.ctx as HttpListenCtx;
-    return (ctx.byAddr && ctx.byAddr.get(this.localAddress)) || ctx.fallback;
+    return addrConfOf(this.slot, this.localAddress);
   }
 
   #arm(ms: number): void {
@@ -208,6 +219,12 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#chunkedOut = false;
     this.#noBody = false;
     this.#closeAfter = false;
+    if (this.plainOnSslPort) {
+      addr.runtime.cycle.log?.log('info', `*${this.id} client sent plain HTTP request to HTTPS port while reading client request headers, client: ${this.remoteAddress}`);
+      r.keepalive = false;
+      addr.runtime.finalize(r, 497);
+      return;
+    }
     addr.runtime.start(r);
   }
 
@@ -527,7 +544,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 }
 
-function stripV4Mapped(a: string): string {
+/** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
+export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 

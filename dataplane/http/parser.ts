@@ -124,15 +124,9 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
       pathAndQuery = '/' + pathAndQuery;
     }
   }
-  const hash = pathAndQuery.indexOf('#');
-  if (hash >= 0) pathAndQuery = pathAndQuery.slice(0, hash);
-  const q = pathAndQuery.indexOf('?');
-  const rawPath = q >= 0 ? pathAndQuery.slice(0, q) : pathAndQuery;
-  const args = q >= 0 ? pathAndQuery.slice(q + 1) : '';
-  const decoded = percentDecode(rawPath);
-  if (decoded === undefined) return { status: 400, reason: 'client sent invalid request' };
-  const uri = normalizePath(decoded, limits.mergeSlashes);
-  if (uri === undefined) return { status: 400, reason: 'client sent invalid request' };
+  const split = splitTarget(pathAndQuery, limits.mergeSlashes);
+  if (split === undefined) return { status: 400, reason: 'client sent invalid request' };
+  const { uri, args } = split;
 
   const headers: string[] = [];
   let host: string | undefined;
@@ -208,6 +202,18 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
     return { status: 400, reason: 'client sent HTTP/1.1 request without "Host" header' };
   }
   return { method, unparsedUri: target, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
+}
+
+/** splitTarget turns an origin-form target (`/a/../b?x=1#f`) into the normalised URI and the args. */
+export function splitTarget(target: string, mergeSlashes: boolean): { uri: string; args: string } | undefined {
+  const hash = target.indexOf('#');
+  if (hash >= 0) target = target.slice(0, hash);
+  const q = target.indexOf('?');
+  const decoded = percentDecode(q >= 0 ? target.slice(0, q) : target);
+  if (decoded === undefined) return undefined;
+  const uri = normalizePath(decoded, mergeSlashes);
+  if (uri === undefined) return undefined;
+  return { uri, args: q >= 0 ? target.slice(q + 1) : '' };
 }
 
 function stripCr(line: string): string {
