@@ -104,7 +104,7 @@ function startTarget(name: string, port: number): ChildProcess {
     fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
     fs.writeFileSync(path.join(prefix, 'conf/nginx.conf'), `worker_processes 1; daemon off; pid logs/nginx.pid; error_log logs/error.log;
 events { worker_connections 4096; }
-http { ${PROXY_HTTP.replace(/PORT/g, String(port))} }\n`);
+http { access_log off; ${PROXY_HTTP.replace(/PORT/g, String(port))} }\n`);
     return spawn(path.join(ROOT, 'bin/portico-dataplane'), ['-p', prefix], { stdio: 'ignore' });
   }
   const file = path.join(WORK, `${name}.mjs`);
