@@ -196,7 +196,8 @@ export class Master {
     // A worker that never got ready would fail again the same way; nginx does not respawn those either.
     if (!h.ready) return;
     this.#serialize(async () => {
-      if (this.#state !== 'running') return;
+      // A reload queued before this may have filled the slot already (its resize counts live workers).
+      if (this.#state !== 'running' || this.#live().some((w) => w.slot === h.slot)) return;
       const n = this.#spawn(h.slot);
       await n.started.catch((err: Error) => this.#log.log('emerg', err.message));
     });

@@ -163,6 +163,27 @@ describe('Master.applyPeers', () => {
     });
   });
 
+  test('a worker that cannot take the new peers makes the master fall back to a full reload, and says so', async () => {
+    const a = await started(httpUpstream('A'));
+    const b = await started(httpUpstream('B'));
+    const PORT = 24506;
+    await withMaster(tree(PORT, [server(a.port)], [server(a.port)]), async (m) => {
+      const [doomed] = m.workers;
+      const pending = m.applyPeers({ app: [server(b.port)] });
+      // Ends before the message reaches it (the master posts on the next microtask): that worker never answers.
+      void doomed!.terminate();
+      const r = await pending;
+      assert.equal(r.ok, true);
+      assert.match(r.fallback ?? '', /^worker process \d+ could not update upstream peers \(worker process \d+ exited\), reloading$/);
+      assert.deepEqual(appServers(m), [[`127.0.0.1:${b.port}`]]);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(m.workers.length, 2, 'the dead worker was replaced once');
+      assert.ok(!m.workers.includes(doomed!));
+      const bodies = await Promise.all(Array.from({ length: 10 }, () => fresh(PORT)));
+      assert.deepEqual(new Set(bodies), new Set(['200 B']));
+    });
+  });
+
   test('with master_process off the master\'s own serving cycle gets the new peers', async () => {
     const a = await started(httpUpstream('A'));
     const b = await started(httpUpstream('B'));
