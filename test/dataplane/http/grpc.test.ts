@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { h2Request } from '../../support/h2.ts';
 
 const EDGE = 27301;
 const EDGE_H2C = 27302;
@@ -216,17 +217,10 @@ describe('gRPC proxying (grpc_pass)', () => {
   test('the 502 is a trailers-only grpc-status 14 for gRPC clients and nginx page for others', async () => {
     const session = http2.connect(`http://127.0.0.1:${EDGE_H2C}`);
     try {
-      const ask = (headers: http2.OutgoingHttpHeaders) =>
-        new Promise<{ h: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-          const req = session.request({ ':method': 'POST', ':path': '/dead/x', ...headers });
-          let body = '';
-          let h: http2.IncomingHttpHeaders = {};
-          req.on('response', (x) => (h = x));
-          req.on('data', (d: Buffer) => (body += d.toString()));
-          req.on('end', () => resolve({ h, body }));
-          req.on('error', reject);
-          req.end();
-        });
+      const ask = async (headers: http2.OutgoingHttpHeaders) => {
+        const a = await h2Request(session, { ':method': 'POST', ':path': '/dead/x', ...headers }, '');
+        return { h: a.headers, body: a.text };
+      };
       const g = await ask({ 'content-type': 'application/grpc', te: 'trailers' });
       assert.equal(g.h[':status'], 200);
       assert.equal(g.h['grpc-status'], '14');

@@ -9,6 +9,7 @@ import { createRegistry } from '../../../dataplane/modules.ts';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { curl } from '../../support/clients.ts';
 import { makePrefix, startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { h2Request } from '../../support/h2.ts';
 
 const TLS = 27201;
 const H2C = 27202;
@@ -17,18 +18,9 @@ const DRAIN = 27204;
 const LIMITED = 27205;
 
 /** get sends one request on a session and collects the response. */
-function get(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string) {
-  return new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = session.request(headers, { endStream: body === undefined });
-    let data = '';
-    let h: http2.IncomingHttpHeaders = {};
-    req.setEncoding('latin1');
-    req.on('response', (x) => (h = x));
-    req.on('data', (d: string) => (data += d));
-    req.on('end', () => resolve({ headers: h, body: data }));
-    req.on('error', reject);
-    if (body !== undefined) req.end(body);
-  });
+async function get(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string) {
+  const a = await h2Request(session, headers, body);
+  return { headers: a.headers, body: a.text };
 }
 
 describe('HTTP/2', () => {
