@@ -159,7 +159,10 @@ function buildContext(cf: ConfCtx, c: SslSrvConf): tls.SecureContext {
   try {
     ctx = tls.createSecureContext(opts);
   } catch (err) {
-    cf.error(`cannot load certificate "${certs.map(shown).join('", "')}": ${(err as Error).message}`, where);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_SSL_NO_CIPHER_MATCH') cf.error(`SSL_CTX_set_cipher_list("${c.ciphers}") failed (SSL: ${e.message})`, where);
+    if (/ECDH curve/.test(e.message)) cf.error(`SSL_CTX_set1_curves_list("${c.ecdhCurve}") failed (SSL: ${e.message})`, where);
+    cf.error(`cannot load certificate "${certs.map(shown).join('", "')}": ${e.message}`, where);
   }
   cache.set(key, ctx);
   return ctx;

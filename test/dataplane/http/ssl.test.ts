@@ -358,6 +358,13 @@ describe('TLS configuration errors', () => {
     await fails(`http { server { listen 127.0.0.1:27113 ssl; ssl_certificate ${a.certFile}; ssl_certificate_key ${b.keyFile}; } }`, /cannot load certificate ".*": .*key values mismatch/);
   });
 
+  test('a cipher list or curve OpenSSL does not know is refused', async () => {
+    const p = pki.server(['c.test']);
+    const base = `listen 127.0.0.1:27114 ssl; ssl_certificate ${p.certFile}; ssl_certificate_key ${p.keyFile};`;
+    await fails(`http { server { ${base} ssl_ciphers BOGUS; } }`, /SSL_CTX_set_cipher_list\("BOGUS"\) failed \(SSL: .*no cipher match\)/);
+    await fails(`http { server { ${base} ssl_ecdh_curve nope; } }`, /SSL_CTX_set1_curves_list\("nope"\) failed/);
+  });
+
   test('bad values of ssl_verify_client and ssl_protocols are refused', async () => {
     await fails(`http { server { ssl_verify_client maybe; } }`, /invalid value "maybe" in "ssl_verify_client" directive/);
     await fails(`http { server { ssl_protocols TLSv1.2 TLSv9; } }`, /invalid value "TLSv9"/);
