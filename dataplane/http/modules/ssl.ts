@@ -312,6 +312,10 @@ const SSL_VARIABLES: VariableDef[] = [
   sv('ssl_client_fingerprint', (r) => peer(r)?.fingerprint.replaceAll(':', '').toLowerCase()),
   sv('ssl_client_raw_cert', (r) => peer(r)?.toString()),
   sv('ssl_client_cert', (r) => peer(r)?.toString().replace(/\n$/, '').replaceAll('\n', '\n\t') + '\n'),
+  sv('ssl_client_escaped_cert', (r) => {
+    const pem = peer(r)?.toString();
+    return pem === undefined ? undefined : encodeURIComponent(pem);
+  }),
   sv('ssl_client_v_start', (r) => peer(r)?.validFrom),
   sv('ssl_client_v_end', (r) => peer(r)?.validTo),
 ];
