@@ -125,7 +125,10 @@ export function isUnixPeer(addr: string): boolean {
   return addr === '' || addr.startsWith('unix:');
 }
 
-/** binaryAddr is nginx's $binary_remote_addr: 4 or 16 address bytes (as a latin1 string), or the text itself. */
+/**
+ * binaryAddr is nginx's $binary_remote_addr: 4 or 16 address bytes (as a latin1 string), or the text itself.
+ * An IPv4-mapped IPv6 address counts as the IPv4 client it is (connections strip the mapping too).
+ */
 export function binaryAddr(s: string): string {
   const a = parseAddr(s);
   if (!a) return s;

@@ -9,7 +9,7 @@ import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
-import { readProxyHeader } from './proxy-protocol.ts';
+import { proxyInfoOf } from './proxy-protocol.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
 import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
@@ -18,6 +18,8 @@ import { serializeHead } from './write.ts';
 const HEAD = 0;
 const BUSY = 1;
 const CLOSED = 2;
+/** The socket was handed to a tunnel (WebSocket, Upgrade): this connection no longer reads or times it. */
+const TUNNEL = 3;
 
 let connectionIds = 0;
 
@@ -43,8 +45,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   proxyProtocol: ProxyProtocolInfo | undefined;
 
   #state = HEAD;
-  /** A `listen … proxy_protocol` connection owes a PROXY header before its first request head. */
-  #proxyPending = false;
   #buf: Buffer | undefined;
   #req: HttpRequest | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -85,8 +85,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     socket.on('error', () => {});
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
-    this.#proxyPending = addr.proxyProtocol && peeked === undefined;
-    if (peeked) this.proxyProtocol = peeked.proxy ?? undefined;
+    // The PROXY header was read before any protocol (proxy-protocol.ts); peek.ts passes it on for TLS/h2c.
+    this.proxyProtocol = peeked ? (peeked.proxy ?? undefined) : proxyInfoOf(tls ?? socket);
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
     const st = (this.#stats = addr.runtime.main.stats);
     if (st) {
@@ -180,7 +180,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     if (this.#parsing) return;
     this.#parsing = true;
     try {
-      if (this.#proxyPending && !this.#readProxyHeader()) return;
       while (this.#state === HEAD && this.#buf !== undefined && this.#buf.length > 0) {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
@@ -200,21 +199,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     } finally {
       this.#parsing = false;
     }
-  }
-
-  /** Consumes the PROXY header; false while it is incomplete or when it was broken (the connection closes). */
-  #readProxyHeader(): boolean {
-    const res = readProxyHeader(this.#buf!);
-    if (res === undefined) return false;
-    if (typeof res === 'string') {
-      this.#addr().runtime.cycle.log?.log('error', `*${this.id} ${res} while reading PROXY protocol, client: ${this.remoteAddress}`);
-      this.#close();
-      return false;
-    }
-    this.#proxyPending = false;
-    this.proxyProtocol = res.info;
-    this.#buf = res.length < this.#buf!.length ? this.#buf!.subarray(res.length) : undefined;
-    return true;
   }
 
   #startRequest(addr: HttpAddrConf, head: ParsedHead): void {
@@ -433,7 +417,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   // ---- lifecycle ----
 
   requestDone(r: HttpRequest): void {
-    if (r !== this.#req) return;
+    if (r !== this.#req || this.#state === TUNNEL) return;
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
@@ -481,7 +465,25 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#arm(5000);
   }
 
+  takeSocket(r: HttpRequest): { socket: net.Socket; buffered: Buffer | undefined } | undefined {
+    if (r !== this.#req || this.#state !== BUSY) return undefined;
+    this.#state = TUNNEL;
+    this.#disarm();
+    this.onClientClose = undefined;
+    const buffered = this.#buf;
+    this.#buf = undefined;
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
+    this.socket.removeAllListeners('close');
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    return { socket: this.socket, buffered };
+  }
+
   abort(r: HttpRequest): void {
+    if (this.#state === TUNNEL) return;
     this.#aborted = true;
     void r;
     this.#close();
@@ -504,8 +506,18 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onEnd(): void {
     // The client half-closed: finish the request in progress, then close (nginx does not wait for more).
-    if (this.#state === HEAD) this.#close();
-    else this.#closeAfter = true;
+    if (this.#state === HEAD) {
+      this.#close();
+      return;
+    }
+    this.#closeAfter = true;
+    // A handler waiting on something else (an upstream) treats EOF as the client going away, as nginx's
+    // broken-connection check does; handlers that do not ask are left to finish.
+    const cb = this.onClientClose;
+    if (cb && this.#bodyDone && this.#req && !this.#req.finalized) {
+      this.onClientClose = undefined;
+      cb();
+    }
   }
 
   #onClose(): void {

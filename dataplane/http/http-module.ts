@@ -4,7 +4,7 @@
  * the phase engine and filter chains, and turns `listen`s into the cycle's listening addresses.
  */
 import type { ConfCtx } from '../core/conf.ts';
-import { cycleOf } from '../core/cycle.ts';
+import { type ConnectionHandler, cycleOf } from '../core/cycle.ts';
 import { ARGS, CTX, defineModule } from '../core/module.ts';
 import type { CoreLocConf, CoreMainConf, CoreSrvConf } from './core-conf.ts';
 import { httpCoreModule } from './core-module.ts';
@@ -12,6 +12,7 @@ import { headLimitsOf, Http1Connection } from './connection.ts';
 import { addrKey, type ListenOpt } from './listen.ts';
 import { sslConnectionHandler } from './ssl-connection.ts';
 import { h2cConnectionHandler } from './v2/connection.ts';
+import { proxyProtocolHandler } from './proxy-protocol.ts';
 import { httpV2Module, v2Conf } from './v2/module.ts';
 import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
 import { LocationTree } from './locations.ts';
@@ -207,9 +208,14 @@ function addListening(cf: ConfCtx, cmcf: CoreMainConf, runtime: HttpRuntime): vo
       ipv6only: o.ipv6only,
       owner: 'http',
       ctx: { byAddr: ctx.byAddr, fallback: ctx.fallback } satisfies HttpListenCtx,
-      handler: o.ssl ? sslConnectionHandler : h2c(cf, ctx.group) ? h2cConnectionHandler : http1Handler,
+      handler: withProxyProtocol(o.proxyProtocol, o.ssl ? sslConnectionHandler : h2c(cf, ctx.group) ? h2cConnectionHandler : http1Handler),
     });
   }
+}
+
+/** withProxyProtocol reads the PROXY header before the address's own handler sees the connection. */
+function withProxyProtocol(on: boolean, handler: ConnectionHandler): ConnectionHandler {
+  return on ? proxyProtocolHandler(handler) : handler;
 }
 
 function http1Handler(socket: import('node:net').Socket, slot: import('../core/cycle.ts').ListenSlot): void {

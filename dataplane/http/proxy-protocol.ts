@@ -4,7 +4,10 @@
  * handed the bytes received so far and reports a header, "need more", or a broken header (then the connection
  * is closed, as nginx does).
  */
+import type { ConnectionHandler } from '../core/cycle.ts';
 import { parseV4, parseV6 } from './cidr.ts';
+import { stripV4Mapped } from './connection.ts';
+import { addrConfOf } from './listen-ctx.ts';
 import type { ProxyProtocolInfo } from './request.ts';
 
 /** ProxyHeader is a parsed header and the bytes it took; `info` is undefined for LOCAL / UNKNOWN. */
@@ -94,4 +97,55 @@ function ip6(b: Buffer, o: number): string {
   const hex = g.map((x) => x.toString(16));
   if (best < 0) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** PROXY_INFO is where a socket carries what its PROXY header said (the raw socket, and a TLS socket over it). */
+export const PROXY_INFO = Symbol('portico.proxyProtocol');
+
+type WithProxyInfo = { [PROXY_INFO]?: ProxyProtocolInfo };
+
+/** proxyInfoOf returns the PROXY header information attached to a socket, if any. */
+export function proxyInfoOf(socket: object): ProxyProtocolInfo | undefined {
+  return (socket as WithProxyInfo)[PROXY_INFO];
+}
+
+/** copyProxyInfo carries the information from a raw socket to a socket layered on it (TLS). */
+export function copyProxyInfo(from: object, to: object): void {
+  const info = proxyInfoOf(from);
+  if (info) (to as WithProxyInfo)[PROXY_INFO] = info;
+}
+
+/**
+ * proxyProtocolHandler wraps a listening address's connection handler: the PROXY header is read off the raw
+ * socket first (whatever comes next: TLS, HTTP/2 or HTTP/1), within client_header_timeout, then the socket,
+ * with the bytes after the header put back, goes to `inner`. A broken header closes the connection, as nginx.
+ */
+export function proxyProtocolHandler(inner: ConnectionHandler): ConnectionHandler {
+  return (socket, slot) => {
+    const addr = addrConfOf(slot, stripV4Mapped(socket.localAddress ?? ''));
+    const timer = setTimeout(() => socket.destroy(), addr.defaultSrv.clientHeaderTimeout!);
+    const onError = (): void => {};
+    let buf: Buffer | undefined;
+    const onData = (chunk: Buffer): void => {
+      buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
+      const res = readProxyHeader(buf);
+      if (res === undefined) return;
+      socket.off('data', onData);
+      clearTimeout(timer);
+      if (typeof res === 'string') {
+        addr.runtime.cycle.log?.log('error', `${res} while reading PROXY protocol, client: ${stripV4Mapped(socket.remoteAddress ?? '')}`);
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      socket.off('error', onError);
+      if (res.info) (socket as WithProxyInfo)[PROXY_INFO] = res.info;
+      if (res.length < buf.length) socket.unshift(buf.subarray(res.length));
+      inner(socket, slot);
+      socket.resume();
+    };
+    socket.on('error', onError);
+    socket.once('close', () => clearTimeout(timer));
+    socket.on('data', onData);
+  };
 }

@@ -11,6 +11,7 @@ import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { clientHelloServerName } from '../tls/client-hello.ts';
 import { Http1Connection, stripV4Mapped } from './connection.ts';
+import { copyProxyInfo } from './proxy-protocol.ts';
 import type { CoreSrvConf } from './core-conf.ts';
 import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
 import { peekConnection, type Peeked } from './peek.ts';
@@ -95,6 +96,7 @@ function handshake(socket: net.Socket, slot: ListenSlot, addr: HttpAddrConf, tim
     },
   });
   if (sni) (tsock as { servername?: string | false }).servername = sni;
+  copyProxyInfo(socket, tsock);
   (socket as Closable)[IDLE_CLOSER] = () => {
     const inner = (tsock as Closable)[IDLE_CLOSER];
     if (inner) return inner();

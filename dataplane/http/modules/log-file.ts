@@ -1,10 +1,14 @@
 /**
  * A buffered, append-only log file for access logs. Requests never wait on the disk: lines collect in memory
- * and go out in one asynchronous write, at the end of the current event-loop turn (no `buffer=`), or when
- * `buffer=size` is full or `flush=time` expired, as nginx's buffered logs do. One write is in flight at a time,
+ * and go out in one asynchronous write, at most COALESCE_MS after they were logged (no `buffer=`), or when
+ * `buffer=size` is full or `flush=time` expired, as nginx's buffered logs do. An asynchronous write costs a
+ * few microseconds of thread-pool work, so coalescing is what keeps logging cheap under load. One write is in flight at a time,
  * so lines keep their order; O_APPEND keeps lines from several workers whole.
  */
 import fs from 'node:fs';
+
+/** How long an unbuffered log keeps lines before writing them (one write per interval under load). */
+export const COALESCE_MS = 10;
 
 export class LogFile {
   readonly path: string;
@@ -44,7 +48,7 @@ export class LogFile {
     if (this.bufferSize === 0) {
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(this.#flushCb);
+        setTimeout(this.#flushCb, COALESCE_MS).unref();
       }
     } else if (this.#bytes >= this.bufferSize) this.flush();
     else if (this.flushMs > 0 && this.#timer === undefined) {

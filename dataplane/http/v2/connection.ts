@@ -57,8 +57,8 @@ class Http2Connection implements StreamOwner {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
-  readonly slot: ListenSlot;
   readonly proxyProtocol: ProxyProtocolInfo | undefined;
+  readonly slot: ListenSlot;
   readonly session: http2.ServerHttp2Session;
   readonly #streams = new Set<Http2Stream>();
   requests = 0;

@@ -19,8 +19,8 @@ export interface StreamOwner {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: tls.TLSSocket | undefined;
-  readonly startTime: number;
   readonly proxyProtocol: ProxyProtocolInfo | undefined;
+  readonly startTime: number;
   requests: number;
   streamDone(s: Http2Stream): void;
 }
@@ -55,6 +55,10 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   get remoteAddress(): string {
     return this.owner.remoteAddress;
   }
+
+  get proxyProtocol(): ProxyProtocolInfo | undefined {
+    return this.owner.proxyProtocol;
+  }
   get remotePort(): number {
     return this.owner.remotePort;
   }
@@ -69,9 +73,6 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   }
   get startTime(): number {
     return this.owner.startTime;
-  }
-  get proxyProtocol(): ProxyProtocolInfo | undefined {
-    return this.owner.proxyProtocol;
   }
   get requests(): number {
     return this.owner.requests;

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
+import { TestPki } from '../../support/certs.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
 import { rawRequest } from '../../support/raw.ts';
 
@@ -59,6 +65,12 @@ describe('allow and deny', () => {
   test('an IPv6 address allows ::1 and denies 127.0.0.1', async () => {
     assert.equal((await get(`${v6}/v6only`)).status, 200);
     assert.equal((await get(`${v4}/v6only`)).status, 403);
+  });
+
+  test('curl over IPv6 and IPv4 sees the same rules', () => {
+    const code = (u: string) => execFileSync('curl', ['-g', '-s', '-o', '/dev/null', '-w', '%{http_code}', u], { encoding: 'utf8' });
+    assert.equal(code(`${v6}/v6only`), '200');
+    assert.equal(code(`${v4}/v6only`), '403');
   });
 
   test('deny without a matching rule lets everyone else through, and logs the refusal', async () => {
@@ -211,4 +223,66 @@ describe('access configuration errors', () => {
       await assert.rejects(startDataplane(`http { server { listen 127.0.0.1:${PORT + 3}; location / { ${d} } } }`), want);
     });
   }
+});
+
+describe('PROXY protocol before TLS and HTTP/2', () => {
+  let dp: Dataplane;
+  let pki: TestPki;
+  const P = PORT + 4;
+  before(async () => {
+    pki = new TestPki();
+    const cert = pki.server(['pp.test']);
+    dp = await startDataplane(`http {
+      server {
+        listen 127.0.0.1:${P} ssl proxy_protocol;
+        http2 on;
+        server_name pp.test;
+        ssl_certificate ${cert.certFile};
+        ssl_certificate_key ${cert.keyFile};
+        location / { return 200 "$proxy_protocol_addr $server_protocol\\n"; }
+      }
+    }`);
+  });
+  after(async () => {
+    await dp.stop();
+    pki.remove();
+  });
+
+  /** connectTls sends a PROXY v1 header on a raw socket, then starts TLS over it. */
+  function connectTls(alpn: string[]): Promise<tls.TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const raw = net.connect(P, '127.0.0.1', () => {
+        raw.write('PROXY TCP4 198.51.100.44 203.0.113.1 40000 443\r\n');
+        const s = tls.connect({ socket: raw, servername: 'pp.test', ca: fs.readFileSync(path.join(pki.dir, 'ca.crt')), ALPNProtocols: alpn }, () => resolve(s));
+        s.on('error', reject);
+      });
+      raw.on('error', reject);
+    });
+  }
+
+  test('HTTPS after a PROXY header: the header is read off the raw socket before the handshake', async () => {
+    const s = await connectTls(['http/1.1']);
+    const res = await new Promise<string>((resolve) => {
+      let out = '';
+      s.on('data', (d) => (out += d));
+      s.on('end', () => resolve(out));
+      s.write('GET / HTTP/1.1\r\nHost: pp.test\r\nConnection: close\r\n\r\n');
+    });
+    assert.equal(res.split('\r\n\r\n')[1], '198.51.100.44 HTTP/1.1\n');
+  });
+
+  test('HTTP/2 over TLS after a PROXY header sees the same address', async () => {
+    const s = await connectTls(['h2']);
+    const session = http2.connect('https://pp.test', { createConnection: () => s });
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':path': '/' });
+      let out = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (out += d));
+      req.on('end', () => resolve(out));
+      req.on('error', reject);
+    });
+    session.close();
+    assert.equal(body, '198.51.100.44 HTTP/2.0\n');
+  });
 });

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
-import { waitForLines } from '../../support/wait.ts';
+import { waitForLine } from '../../support/wait.ts';
 
 const PORT = 29030;
 
@@ -69,6 +69,14 @@ describe('auth_basic', () => {
     });
   }
 
+  test('curl -u authenticates against an apr1 entry, and curl without it sees the realm', () => {
+    const ok = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'apr1:s3cret!', url('/p')], { encoding: 'utf8' });
+    assert.equal(ok, '200');
+    const head = execFileSync('curl', ['-s', '-D', '-', '-o', '/dev/null', url('/p')], { encoding: 'utf8' });
+    assert.match(head, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+    assert.match(head, /\r\nWWW-Authenticate: Basic realm="Restricted Area"\r\n/);
+  });
+
   test('a second bcrypt check with the same credentials is answered from the verified cache', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await get(url('/p'), basic('bcrypt2b', 's3cret!'))).status, 200);
   });
@@ -90,8 +98,7 @@ describe('auth_basic', () => {
     assert.equal((await get(url('/inline'), basic('alice', 'wonder'))).status, 200);
     assert.equal((await get(url('/inline'), basic('bob', 'builder'))).status, 200);
     assert.equal((await get(url('/inline'), basic('alice', 'builder'))).status, 401);
-    const lines = await waitForLines(path.join(dp.prefix, 'logs/users.log'), 1);
-    assert.ok(lines.includes('alice 200'), lines.join('\n'));
+    await waitForLine(path.join(dp.prefix, 'logs/users.log'), 'alice 200');
   });
 
   test('auth_basic off disables an inherited realm; a missing user file forbids', async () => {
@@ -119,6 +126,22 @@ describe('auth_request', () => {
         location /missing { auth_request /auth/none; }
         location /redirect { auth_request /auth/redirect; }
         location /off { auth_request /auth/no; location /off/inner { auth_request off; } }
+        # An auth endpoint that decides by the client's token (add_header does not apply to subrequests, as in
+        # nginx, so response headers from the auth endpoint need a proxied auth server).
+        location = /auth/token {
+          if ($http_authorization = "Bearer good") { return 204; }
+          return 401;
+        }
+        location /api { auth_request /auth/token; }
+        # test_response stands in for a proxied auth server's answer.
+        location = /auth/upstream-401 { test_response 401 'WWW-Authenticate: Bearer realm="api"' 'X-Other: no'; }
+        location = /auth/upstream-ok { test_response 200 "X-User: alice"; }
+        location /up401 { auth_request /auth/upstream-401; }
+        location /upok {
+          auth_request /auth/upstream-ok;
+          auth_request_set $user $sent_http_x_user;
+          add_header X-Seen-User $user always;
+        }
       }
     }`);
   });
@@ -149,9 +172,27 @@ describe('auth_request', () => {
 
   test('auth_request_set stores a value computed from the subrequest; subrequests are not logged', async () => {
     await get(url('/ok'));
-    const lines = await waitForLines(path.join(dp.prefix, 'logs/auth.log'), 1);
-    assert.ok(lines.includes('/ok 404 auth=204'), lines.join('\n'));
+    const lines = await waitForLine(path.join(dp.prefix, 'logs/auth.log'), '/ok 404 auth=204');
     assert.ok(!lines.some((l) => l.startsWith('/auth/')), 'subrequests are not in the access log');
+  });
+
+  test('the subrequest sees the client request headers', async () => {
+    assert.equal((await get(url('/api/x'))).status, 401);
+    assert.equal((await get(url('/api/x'), { authorization: 'Bearer bad' })).status, 401);
+    assert.equal((await get(url('/api/x'), { authorization: 'Bearer good' })).status, 404, 'allowed through to the (missing) content');
+  });
+
+  test("a 401 carries the auth server's WWW-Authenticate (and only that) to the client", async () => {
+    const r = await get(url('/up401'));
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['www-authenticate'], 'Bearer realm="api"');
+    assert.equal(r.headers['x-other'], undefined);
+  });
+
+  test('auth_request_set takes a value from the auth response for the main request', async () => {
+    const r = await get(url('/upok'));
+    assert.equal(r.status, 404);
+    assert.equal(r.headers['x-seen-user'], 'alice');
   });
 
   test('a bad auth_request_set variable name is refused', async () => {

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { SharedTable, tableKey } from '../../../dataplane/http/modules/shared-table.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
-import { waitForLines } from '../../support/wait.ts';
+import { waitForLine, waitForMatches } from '../../support/wait.ts';
 
 const PORT = 29040;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -66,10 +66,7 @@ describe('limit_req', () => {
 
   test('dry run refuses nothing but reports REJECTED_DRY_RUN', async () => {
     for (let i = 0; i < 3; i++) assert.equal(await status(url('/dry'), { 'x-key': 'd1' }), 200);
-    const lines = await waitForLines(path.join(dp.prefix, 'logs/limit.log'), 1);
-    await new Promise((r) => setTimeout(r, 50));
-    const all = (await waitForLines(path.join(dp.prefix, 'logs/limit.log'), lines.length)).filter((l) => l.startsWith('/dry'));
-    assert.ok(all.some((l) => l.endsWith('REJECTED_DRY_RUN')), all.join('\n'));
+    await waitForLine(path.join(dp.prefix, 'logs/limit.log'), '/dry 200 REJECTED_DRY_RUN');
   });
 
   test('excess within burst is delayed, not refused; delay= lets the first ones through at once', async () => {
@@ -77,10 +74,9 @@ describe('limit_req', () => {
     assert.deepEqual(got, [200, 200, 200]);
     const gotn = await Promise.all(Array.from({ length: 3 }, () => status(url('/delayn'), { 'x-key': 'f1' })));
     assert.deepEqual(gotn, [200, 200, 200]);
-    await new Promise((r) => setTimeout(r, 50));
-    const log = (await waitForLines(path.join(dp.prefix, 'logs/limit.log'), 1)).join('\n');
-    assert.equal(log.split('\n').filter((l) => /^\/delay 200 DELAYED$/.test(l)).length, 2, log);
-    assert.equal(log.split('\n').filter((l) => /^\/delayn 200 PASSED$/.test(l)).length, 3, log);
+    const file = path.join(dp.prefix, 'logs/limit.log');
+    assert.equal((await waitForMatches(file, /^\/delay 200 /, 3)).filter((l) => l.endsWith(' DELAYED')).length, 2);
+    assert.equal((await waitForMatches(file, /^\/delayn 200 /, 3)).filter((l) => l.endsWith(' PASSED')).length, 3);
   });
 });
 

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
 import { NGINX, startNginx, type ReferenceNginx } from '../../support/nginx.ts';
 import { rawRequest } from '../../support/raw.ts';
-import { waitForLines } from '../../support/wait.ts';
+import { waitForLine, waitForLines } from '../../support/wait.ts';
 
 const PORT = 29010;
 const NGINX_PORT = 29011;
@@ -96,11 +96,15 @@ describe('access_log options', () => {
     await get('/c?log=0');
     await get('/quiet');
     await get('/own');
-    assert.deepEqual(await waitForLines(file('all.log'), 3), ['GET /a 200', 'GET /b 200', 'GET /c 200']);
+    // Lines reach the files within the coalescing interval: wait for the last request's line in each.
+    await waitForLine(file('own.log'), 'GET /own 200');
+    await waitForLine(file('all.log'), 'GET /c 200');
+    await waitForLine(file('buffered.log'), 'GET /c 200');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await waitForLines(file('all.log'), 3), ['GET /a 200', 'GET /b 200', 'GET /c 200'], '/quiet and /own are not in the server log');
     assert.deepEqual(await waitForLines(file('cond.log'), 1), ['GET /b 200']);
     assert.deepEqual(await waitForLines(file('own.log'), 1), ['GET /own 200']);
     assert.deepEqual(await waitForLines(file('buffered.log'), 3), ['GET /a 200', 'GET /b 200', 'GET /c 200']);
-    assert.equal((await waitForLines(file('all.log'), 3)).length, 3, '/quiet and /own are not in the server log');
   });
 
   test('escape=json produces parseable JSON with control characters escaped', async () => {
@@ -126,7 +130,7 @@ describe('access_log options', () => {
     const deadline = Date.now() + 3000;
     while (!fs.existsSync(file('all.log')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await get('/after');
-    assert.deepEqual(await waitForLines(file('all.log'), 1), ['GET /after 200']);
+    assert.deepEqual(await waitForLine(file('all.log'), 'GET /after 200'), ['GET /after 200']);
     assert.equal((await waitForLines(file('all.log.1'), n)).length, n);
   });
 });
@@ -149,4 +153,38 @@ describe('log configuration errors use nginx wording', () => {
       await assert.rejects(startDataplane(`http { ${directives} server { listen 127.0.0.1:29013; } }`), want);
     });
   }
+});
+
+describe('error_log per server and location', () => {
+  let dp: Dataplane;
+  const P = 29014;
+  before(async () => {
+    dp = await startDataplane(`http {
+      server {
+        listen 127.0.0.1:${P};
+        error_log logs/server-error.log info;
+        location /a { auth_basic "a"; auth_basic_user_file "data:u:{PLAIN}p"; }
+        location /b { error_log logs/b-error.log warn; auth_basic "b"; auth_basic_user_file "data:u:{PLAIN}p"; }
+      }
+    }`);
+  });
+  after(() => dp.stop());
+  const file = (n: string) => path.join(dp.prefix, 'logs', n);
+  const get = async (p: string, headers: Record<string, string> = {}) => {
+    const res = await request(`http://127.0.0.1:${P}${p}`, { headers });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  test("a request's messages go to its location's error_log, filtered by that log's level", async () => {
+    assert.equal(await get('/a/x'), 401);
+    assert.equal(await get('/b/x'), 401);
+    assert.equal(await get('/b/x', { authorization: `Basic ${Buffer.from('nobody:x').toString('base64')}` }), 401);
+    const server = await waitForLines(file('server-error.log'), 1);
+    assert.equal(server.length, 1, server.join('\n'));
+    assert.match(server[0]!, /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[info\] \d+#\d+: \*\d+ no user\/password was provided for basic authentication, client: 127\.0\.0\.1, server: , request: "GET \/a\/x HTTP\/1\.1", host: "127\.0\.0\.1:29014"$/);
+    const b = await waitForLines(file('b-error.log'), 1);
+    assert.equal(b.length, 1, 'the info-level message of /b is below the location log level');
+    assert.match(b[0]!, /\[error\] .*user "nobody" was not found in "data:"/);
+  });
 });
