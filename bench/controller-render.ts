@@ -1,9 +1,9 @@
 /**
  * Controller render and swap times for N Ingresses (default 1,000 and 10,000): full model+render+hash, one
- * incremental change (one Ingress edited), an endpoint-only change (peers split), and the dataplane apply of the
- * rendered tree. Until the dataplane proxies, the apply uses the substitute tree (proxy_pass → return), which
- * still builds and swaps every server and location.
- *   node_modules/.bin/node bench/controller-render.ts [N...]
+ * incremental change (one Ingress edited), an endpoint-only change (peers split), the dataplane start and swap
+ * (in-process Master, BENCH_WORKERS worker threads, default 2), and an endpoint-only change applied through the
+ * peers fast path vs a full apply (BENCH_ROUNDS each, default 9; BENCH_VERBOSE=1 prints every sample).
+ *   BENCH_PORT=21901 node_modules/.bin/node bench/controller-render.ts [N...]
  */
 import { printConf } from '../dataplane/core/print.ts';
 import { MasterSink } from '../controller/master-sink.ts';
@@ -11,8 +11,10 @@ import type { KubeObject } from '../controller/model/objects.ts';
 import { renderStore } from '../controller/pipeline.ts';
 import { hashTree, splitPeers } from '../controller/render/peers.ts';
 import { Store } from '../controller/store.ts';
+import { selfSignedCertificate } from '../controller/tls/selfsigned.ts';
+import type { ConfTree } from '../dataplane/core/tree.ts';
 import { ingress, service, slice, testOptions } from '../test/support/controller-fixtures.ts';
-import { substitute, unknownDirectives } from '../test/support/dataplane-coverage.ts';
+import { unknownDirectives } from '../test/support/dataplane-coverage.ts';
 
 function fill(store: Store, n: number): void {
   const services = Math.max(1, Math.floor(n / 4));
@@ -31,7 +33,10 @@ function ms(t0: number): string {
 }
 
 const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
-const opts = { ...testOptions, httpPort: 21901, httpsPort: 21902, listenAddress: '127.0.0.1' };
+const PORT = Number(process.env['BENCH_PORT'] ?? 21901);
+const WORKERS = Number(process.env['BENCH_WORKERS'] ?? 2);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
+const opts = { ...testOptions, defaultCertificate: selfSignedCertificate(), httpPort: PORT, httpsPort: PORT + 1, listenAddress: '127.0.0.1' };
 for (const n of sizes.length ? sizes : [1000, 10000]) {
   const store = new Store();
   fill(store, n);
@@ -53,18 +58,39 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
   splitPeers(again);
   const split = ms(t0);
   console.log(`${n} Ingresses: render ${full}, hash ${hashT}, print ${printT} (${(text.length / 1e6).toFixed(1)} MB), one edit re-render+hash ${incr} (changed: ${h2 !== hash}), peers split ${split}`);
-  const sink = new MasterSink();
   const missing = unknownDirectives(tree);
-  const applied = missing.length ? substitute(tree) : tree;
-  applied.unshift({ name: 'master_process', args: ['off'] });
+  if (missing.length) {
+    console.log(`  dataplane skipped: it does not know ${missing.join(', ')}`);
+    continue;
+  }
+  const sink = new MasterSink();
+  const withWorkers = (t: ConfTree): ConfTree => [{ name: 'worker_processes', args: [String(WORKERS)] }, ...t];
   t0 = performance.now();
-  const r1 = await sink.apply(applied);
+  const r1 = await sink.apply(withWorkers(tree));
   const start = ms(t0);
-  const applied2 = missing.length ? substitute(again) : again;
-  applied2.unshift({ name: 'master_process', args: ['off'] });
   t0 = performance.now();
-  const r2 = await sink.apply(applied2);
-  const swap = ms(t0);
-  console.log(`  dataplane ${missing.length ? '(substitute tree: proxy_pass → return) ' : ''}start ${start} ok=${r1.ok}${r1.error ? ` ${r1.error}` : ''}, swap ${swap} ok=${r2.ok}${r2.error ? ` ${r2.error}` : ''}`);
+  const r2 = await sink.apply(withWorkers(again));
+  await new Promise((r) => setTimeout(r, 1000));
+  console.log(`  dataplane (${WORKERS} workers): start ${start} ok=${r1.ok}${r1.error ? ` ${r1.error}` : ''}, swap after one edit ${ms(t0)} ok=${r2.ok}${r2.error ? ` ${r2.error}` : ''}`);
+  // The same kind of change (one Service's endpoints) both ways: ROUNDS through the peers fast path the reconcile
+  // loop takes (split + applyPeers of every upstream's lines; the master sends only the changed one), then ROUNDS
+  // as a full apply (peers first, so no sample waits for a previous full swap's cleanup in the workers).
+  const peersMs: number[] = [];
+  const fullMs: number[] = [];
+  for (let k = 0; k < ROUNDS * 2; k++) {
+    store.upsert('EndpointSlice', slice('bench', 'svc0', 8080, ['10.0.0.1', `10.0.1.${k + 10}`]));
+    const next = renderStore(store, opts).tree;
+    t0 = performance.now();
+    const r = k < ROUNDS ? await sink.applyPeers(splitPeers(withWorkers(next)).peers) : await sink.apply(withWorkers(next));
+    (k < ROUNDS ? peersMs : fullMs).push(performance.now() - t0);
+    if (!r.ok) throw new Error(r.error);
+  }
+  if (process.env["BENCH_VERBOSE"]) console.log(peersMs.map((x) => x.toFixed(1)).join(" "), "/", fullMs.map((x) => x.toFixed(1)).join(" "));
+  console.log(`  endpoint-only change, median of ${ROUNDS}: peers fast path ${median(peersMs).toFixed(1)} ms (max ${Math.max(...peersMs).toFixed(1)}), full apply ${median(fullMs).toFixed(1)} ms (max ${Math.max(...fullMs).toFixed(1)})`);
   await sink.quit();
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Master } from '../dataplane/process/master.ts';
-import type { ConfTree } from '../dataplane/core/tree.ts';
+import type { ConfDirective, ConfTree } from '../dataplane/core/tree.ts';
 import type { WorkerMetrics } from '../dataplane/metrics/snapshot.ts';
 import type { ApplyResult, DataplaneSink } from './sink.ts';
 
@@ -30,6 +30,12 @@ export class MasterSink implements DataplaneSink {
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
+  }
+
+  /** applyPeers replaces upstream `server` lines in the running dataplane without rebuilding servers. */
+  async applyPeers(peers: Record<string, ConfDirective[]>): Promise<ApplyResult> {
+    if (!this.#master) return { ok: false, error: 'the dataplane is not running' };
+    return this.#master.applyPeers(peers);
   }
 
   /** workerMetrics gathers every dataplane worker's metrics snapshot (empty before the first apply). */

@@ -141,6 +141,7 @@ export class Reconciler {
         m.lastReloadOkTime.set(Date.now() / 1000);
         m.success.inc();
       }
+      if (result.fallback) this.#o.log.warn({ fallback: result.fallback }, 'the peers fast path failed in the dataplane; applied with a full reload');
       this.#o.log.info({ hash: hash.slice(0, 12), kind: peersOnly ? 'peers' : 'full', servers: model.servers.length, upstreams: model.upstreams.length }, 'configuration applied');
       return this.#o.onResult?.({ action: peersOnly ? 'peers' : 'applied', hash }, model);
     }

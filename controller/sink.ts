@@ -10,6 +10,8 @@ import type { ModelEvent } from './model/types.ts';
 export interface ApplyResult {
   ok: boolean;
   error?: string;
+  /** Set when the peers fast path failed in the dataplane and the tree was applied by a full reload instead. */
+  fallback?: string;
 }
 
 /** DataplaneSink receives rendered trees (atomic swap) and, optionally, peer-only updates. */

@@ -5,12 +5,14 @@
  *
  *   const master = await Master.start({ prefix, confFile, tree });   // throws ConfError / bind errors
  *   await master.apply(newTree);   // { ok: true } or { ok: false, error } with the old config still serving
+ *   await master.applyPeers({ up: [serverLine, …] });   // endpoint-only change, no rebuild
  *   await master.quit();           // graceful; master.stop() is fast
  */
 import { Worker } from 'node:worker_threads';
 import type { Cycle } from '../core/cycle.ts';
 import { ErrorLog } from '../core/log.ts';
-import type { ConfTree } from '../core/tree.ts';
+import type { ConfDirective, ConfTree } from '../core/tree.ts';
+import { replaceCyclePeers, substitutePeers } from '../upstream/upstream-module.ts';
 import { coreConf, logTargets, readTree, validate, type ConfSource } from './config.ts';
 import { workerSnapshot, type WorkerMetrics } from '../metrics/snapshot.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
@@ -33,6 +35,8 @@ export interface MasterOptions extends ConfSource {
 export interface ApplyResult {
   ok: boolean;
   error?: string;
+  /** Set when applyPeers could not update a worker in place and applied the tree with a full reload instead. */
+  fallback?: string;
 }
 
 /** WorkerHandle is the master's view of one worker thread. */
@@ -52,6 +56,8 @@ interface WorkerHandle {
 export class Master {
   readonly #src: MasterOptions;
   #cycle: Cycle;
+  /** The tree being served: #cycle's, or its copy with upstream peers replaced by applyPeers since. */
+  #tree: ConfTree;
   #log: ErrorLog;
   #workers: WorkerHandle[] = [];
   #self: Serving | undefined;
@@ -68,6 +74,7 @@ export class Master {
   private constructor(src: MasterOptions, cycle: Cycle, log: ErrorLog) {
     this.#src = src;
     this.#cycle = cycle;
+    this.#tree = cycle.tree;
     this.#log = log;
     this.#exited = new Promise((r) => (this.#resolveExited = r));
   }
@@ -91,7 +98,7 @@ export class Master {
 
   /** currentTree is the configuration tree being served. */
   get currentTree(): ConfTree {
-    return this.#cycle.tree;
+    return this.#tree;
   }
 
   /** workers lists the live worker threads (not those retiring), in slot order. */
@@ -130,7 +137,7 @@ export class Master {
   #servingInit(worker: number): ServingInit {
     const s = this.#src;
     return {
-      tree: this.#cycle.tree,
+      tree: this.#tree,
       prefix: s.prefix,
       confFile: s.confFile,
       zones: this.#cycle.zones.list(),
@@ -189,7 +196,8 @@ export class Master {
     // A worker that never got ready would fail again the same way; nginx does not respawn those either.
     if (!h.ready) return;
     this.#serialize(async () => {
-      if (this.#state !== 'running') return;
+      // A reload queued before this may have filled the slot already (its resize counts live workers).
+      if (this.#state !== 'running' || this.#live().some((w) => w.slot === h.slot)) return;
       const n = this.#spawn(h.slot);
       await n.started.catch((err: Error) => this.#log.log('emerg', err.message));
     });
@@ -216,7 +224,7 @@ export class Master {
    */
   apply(tree: ConfTree): Promise<ApplyResult> {
     return this.#serialize(async () => {
-      if (JSON.stringify(tree) === JSON.stringify(this.#cycle.tree)) return { ok: true };
+      if (JSON.stringify(tree) === JSON.stringify(this.#tree)) return { ok: true };
       return this.#reload(tree);
     });
   }
@@ -255,6 +263,7 @@ export class Master {
     const error = this.#self ? await this.#reloadSelf(tree, zones) : await this.#reloadWorkers(tree, zones, old);
     if (error !== undefined) return this.#failed(error);
     this.#cycle = cycle;
+    this.#tree = tree;
     this.#afterReload(old);
     if (!this.#self) await this.#resize(coreConf(cycle).workerProcesses);
     return { ok: true };
@@ -270,14 +279,52 @@ export class Master {
   }
 
   async #reloadWorkers(tree: ConfTree, zones: ServingInit['zones'], old: Cycle): Promise<string | undefined> {
+    const oldTree = this.#tree;
     const live = this.#live();
     const results = await Promise.all(live.map((h) => this.#ask(h, tree, zones)));
     const error = results.find((e) => e !== undefined);
     if (error === undefined) return undefined;
     // Put the workers that did switch back on the old configuration, so all serve one config.
     const oldZones = old.zones.list();
-    await Promise.all(live.filter((_, i) => results[i] === undefined).map((h) => this.#ask(h, old.tree, oldZones)));
+    await Promise.all(live.filter((_, i) => results[i] === undefined).map((h) => this.#ask(h, oldTree, oldZones)));
     return error;
+  }
+
+  /**
+   * applyPeers replaces the `server` lines of the named upstreams (each value is the full list) in every worker
+   * without rebuilding the configuration: servers, locations, connections and the state of unchanged peers
+   * stay. The lines are checked against the master's cycle first; a bad one is refused in nginx's words and
+   * nothing changes. If a worker still fails, every worker gets the substituted tree by a full reload (result
+   * `fallback`). Afterwards currentTree (and so the next apply's comparison, `-T`) shows the new lines.
+   */
+  applyPeers(peers: Record<string, ConfDirective[]>): Promise<ApplyResult> {
+    return this.#serialize(async () => {
+      if (this.#state !== 'running') return { ok: false, error: 'the master is shutting down' };
+      let tree: ConfTree;
+      let changed: Record<string, ConfDirective[]>;
+      try {
+        ({ tree, changed } = substitutePeers(this.#tree, peers));
+        if (Object.keys(changed).length === 0) return { ok: true };
+        replaceCyclePeers(this.#cycle, changed, true);
+        if (this.#self) this.#self.applyPeers(changed);
+      } catch (err) {
+        return this.#failed((err as Error).message);
+      }
+      const live = this.#live();
+      const errors = await Promise.all(live.map(async (h) => {
+        const m = await this.#request(h, (id) => ({ type: 'peers', id, peers: changed }));
+        return !m ? `worker process ${h.id} exited` : m.type === 'reply' ? m.error : undefined;
+      }));
+      const i = errors.findIndex((e) => e !== undefined);
+      if (i < 0) {
+        this.#tree = tree;
+        return { ok: true };
+      }
+      const fallback = `worker process ${live[i]!.id} could not update upstream peers (${errors[i]}), reloading`;
+      this.#log.log('alert', fallback);
+      const r = await this.#reload(tree);
+      return { ...r, fallback };
+    });
   }
 
   async #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {

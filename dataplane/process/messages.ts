@@ -1,17 +1,18 @@
 /** The messages between the master thread and its worker threads (structured-clone data only). */
-import type { ConfTree } from '../core/tree.ts';
+import type { ConfDirective, ConfTree } from '../core/tree.ts';
 import type { ZoneDescriptor } from '../core/zones.ts';
 import type { WorkerMetrics } from '../metrics/snapshot.ts';
 
-/** ToWorker is what the master sends: reload carries an id the reply echoes. */
+/** ToWorker is what the master sends: reload and peers (upstream `server` lines by upstream) carry an id the reply echoes. */
 export type ToWorker =
   | { type: 'reload'; id: number; tree: ConfTree; zones: ZoneDescriptor[] }
+  | { type: 'peers'; id: number; peers: Record<string, ConfDirective[]> }
   | { type: 'metrics'; id: number }
   | { type: 'reopen' }
   | { type: 'quit' }
   | { type: 'stop' };
 
-/** FromWorker is what a worker answers: ready/failed once at start, a reply per reload or metrics request. */
+/** FromWorker is what a worker answers: ready/failed once at start, a reply per reload, peers or metrics request. */
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; error: string }

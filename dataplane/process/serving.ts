@@ -10,6 +10,7 @@ import type { ConfTree } from '../core/tree.ts';
 import { ZonePool, type ZoneDescriptor } from '../core/zones.ts';
 import { ConnectionLimiter, ListenerSet } from '../event/listeners.ts';
 import { createRegistry } from '../modules.ts';
+import { replaceCyclePeers, type UpstreamPeers } from '../upstream/upstream-module.ts';
 import { coreConf, logTargets, workerConnections } from './config.ts';
 import { openLog, reopenLog } from './os.ts';
 
@@ -88,6 +89,15 @@ export class Serving {
     if (old) this.#exit(old);
     oldLog?.close();
     if (!oldLog) prevLog.close();
+  }
+
+  /**
+   * applyPeers replaces upstream peers in the serving cycle without rebuilding it: servers, locations and
+   * connections stay, unchanged peers keep their state and idle connections. Throws (nothing changed) on a bad line.
+   */
+  applyPeers(peers: UpstreamPeers): void {
+    if (!this.cycle) throw new Error('no configuration is being served');
+    replaceCyclePeers(this.cycle, peers);
   }
 
   #exit(cycle: Cycle): void {

@@ -1,6 +1,6 @@
 /**
  * Worker thread entry: serves the configuration it was started with (workerData: ServingInit) and obeys the
- * master's messages (reload, reopen, quit, stop). Errors go back to the master in nginx's wording.
+ * master's messages (reload, peers, reopen, quit, stop). Errors go back to the master in nginx's wording.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { startWorkerMetrics, workerSnapshot } from '../metrics/snapshot.ts';
@@ -22,6 +22,14 @@ port.on('message', (m: ToWorker) => {
         () => send({ type: 'reply', id: m.id }),
         (err: Error) => send({ type: 'reply', id: m.id, error: err.message }),
       );
+      break;
+    case 'peers':
+      try {
+        serving.applyPeers(m.peers);
+        send({ type: 'reply', id: m.id });
+      } catch (err) {
+        send({ type: 'reply', id: m.id, error: (err as Error).message });
+      }
       break;
     case 'metrics':
       send({ type: 'metrics', id: m.id, data: workerSnapshot(serving.runtime, serving.listeners.limiter) });

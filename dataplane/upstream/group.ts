@@ -6,7 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { ConfDirective } from '../core/tree.ts';
-import { makePeer, parseServer, type Peer, type PeerStateTable } from './peer.ts';
+import { makePeer, parseServer, type Peer, type PeerSpec, type PeerStateTable } from './peer.ts';
 
 /** PeerChoice is one request's balancer state (nginx's peer data): which peers it tried, how many tries remain. */
 export interface PeerChoice {
@@ -127,6 +127,11 @@ export class UpstreamGroup {
 
   /** replacePeers applies `server` directives pushed at run time; throws with nginx's wording when one is bad. */
   replacePeers(directives: ConfDirective[]): void {
+    this.setPeers(this.checkPeers(directives));
+  }
+
+  /** checkPeers parses `server` directives for this group without applying them; throws as replacePeers does. */
+  checkPeers(directives: ConfDirective[]): PeerSpec[] {
     const specs = directives.map((d) => {
       if (d.name !== 'server') throw new Error(`unexpected directive "${d.name}" in upstream peers`);
       return parseServer(undefined, d);
@@ -135,7 +140,7 @@ export class UpstreamGroup {
     if (specs.some((s) => s.backup) && this.kind && this.kind.name !== 'round_robin' && this.kind.name !== 'least_conn') {
       throw new Error(`invalid parameter "backup"`);
     }
-    this.setPeers(specs);
+    return specs;
   }
 
   /** startChoice begins one request's balancer state (init peer). */

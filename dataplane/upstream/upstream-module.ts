@@ -8,7 +8,7 @@
 import type { ConfCtx } from '../core/conf.ts';
 import type { Cycle } from '../core/cycle.ts';
 import { ARGS, CTX } from '../core/module.ts';
-import type { ConfDirective } from '../core/tree.ts';
+import type { ConfDirective, ConfTree } from '../core/tree.ts';
 import { parseNumber, parseSize, parseTime } from '../core/values.ts';
 import { httpModule, type HttpBlockConf } from '../http/http-module.ts';
 import type { HttpRequest } from '../http/request.ts';
@@ -184,6 +184,63 @@ export function applyUpstreamPeers(cycle: Cycle, name: string, servers: ConfDire
   const g = cycleUpstreams(cycle)?.groups.get(name);
   if (!g || g.implicit) throw new Error(`upstream "${name}" not found`);
   g.replacePeers(servers);
+}
+
+/** UpstreamPeers maps upstream names to the full list of their `server` directives. */
+export type UpstreamPeers = Record<string, ConfDirective[]>;
+
+/**
+ * replaceCyclePeers replaces the peers of several upstreams of a running cycle at once. Every line is checked
+ * first, so on an error (thrown, in nginx's words, naming the upstream) no group has changed. With `check`
+ * set nothing is applied: the master validates against its own cycle this way before telling the workers.
+ */
+export function replaceCyclePeers(cycle: Cycle, peers: UpstreamPeers, check = false): void {
+  const groups = cycleUpstreams(cycle)?.groups;
+  const plan: [UpstreamGroup, PeerSpec[]][] = [];
+  for (const [name, lines] of Object.entries(peers)) {
+    const g = groups?.get(name);
+    if (!g || g.implicit) throw new Error(`upstream "${name}" not found`);
+    try {
+      plan.push([g, g.checkPeers(lines)]);
+    } catch (err) {
+      const msg = (err as Error).message;
+      // Where nginx would add " in file:line", name the upstream (unless the message already names one).
+      throw new Error(msg.includes('upstream "') ? msg : `${msg} in upstream "${name}"`);
+    }
+  }
+  if (!check) for (const [g, specs] of plan) g.setPeers(specs);
+}
+
+/**
+ * substitutePeers returns `tree` with the `server` lines of the named upstreams replaced (the new lines take
+ * the place of the first old one), and the upstreams whose lines really differ. Throws `upstream "x" not
+ * found` for a name that no `upstream` block of the http block has.
+ */
+export function substitutePeers(tree: ConfTree, peers: UpstreamPeers): { tree: ConfTree; changed: UpstreamPeers } {
+  const changed: UpstreamPeers = {};
+  const found = new Set<string>();
+  const out = tree.map((top) => {
+    if (top.name !== 'http' || !top.block) return top;
+    return {
+      ...top,
+      block: top.block.map((u) => {
+        const lines = u.name === 'upstream' && u.block ? peers[u.args[0]!] : undefined;
+        if (!lines) return u;
+        found.add(u.args[0]!);
+        const old = u.block!.filter((x) => x.name === 'server');
+        if (!samePeers(old, lines)) changed[u.args[0]!] = lines;
+        const at = u.block!.findIndex((x) => x.name === 'server');
+        const rest = u.block!.filter((x) => x.name !== 'server');
+        return { ...u, block: [...rest.slice(0, at < 0 ? rest.length : at), ...lines, ...rest.slice(at < 0 ? rest.length : at)] };
+      }),
+    };
+  });
+  for (const name of Object.keys(peers)) if (!found.has(name)) throw new Error(`upstream "${name}" not found`);
+  return { tree: out, changed };
+}
+
+function samePeers(a: ConfDirective[], b: ConfDirective[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.name === b[i]!.name && x.args.length === b[i]!.args.length && x.args.every((v, j) => v === b[i]!.args[j]));
 }
 
 /** UpstreamPeersMessage is the worker message that replaces an upstream's peers (see docs/upstream.md). */
