@@ -91,7 +91,7 @@ const TARGETS: Target[] = [
       fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
       fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid logs/nginx.pid; error_log logs/error.log;
 events { worker_connections 4096; }
-http {${server(port, cert, '', 'http2 on;')}\n}\n`);
+http { access_log off; ${server(port, cert, '', 'http2 on;')}\n}\n`);
       return launch(path.join(ROOT, 'bin/portico-dataplane'), ['-p', `${dir}/`, '-c', 'nginx.conf'], port);
     },
   },

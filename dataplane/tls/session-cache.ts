@@ -42,7 +42,7 @@ export class SharedSessionStore implements SessionStore {
   readonly #timeoutSec: number;
 
   constructor(zone: SharedArrayBuffer, timeoutMs: number) {
-    this.#words = new Int32Array(zone);
+    this.#words = new Int32Array(zone, 0, zone.byteLength >> 2);
     this.#bytes = new Uint8Array(zone);
     this.#slots = Math.floor(zone.byteLength / SLOT);
     this.#timeoutSec = Math.max(1, Math.floor(timeoutMs / 1000));

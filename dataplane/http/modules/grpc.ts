@@ -1,20 +1,21 @@
 /**
  * ngx_http_grpc_module: `grpc_pass grpc://…` / `grpcs://…` proxies a request to a gRPC server over HTTP/2,
  * streaming the request body up and the response (DATA, then trailers) down as they arrive, so unary and
- * streaming calls both work. Deadlines are nginx's: grpc_connect_timeout, grpc_send_timeout (upstream
- * write blocked) and grpc_read_timeout (between upstream frames). Failures before a response become 502/504;
- * a gRPC client that has no error_page for them gets a trailers-only answer with grpc-status (14 or 4).
- *
- * Peers come from a GrpcTarget. Until the shared upstream layer (dataplane/upstream) is on main this is one
- * address per grpc_pass with one multiplexed HTTP/2 session per worker; the seam is `GrpcTarget.choose`, whose
- * GrpcChoice mirrors the balancer's per-request state (startChoice, then get/free per try).
+ * streaming calls both work. Peers come from the shared upstream layer (`upstream {}` blocks or an implicit
+ * one-address group), balanced and failure-counted as proxy_pass's are; each worker keeps one multiplexed
+ * HTTP/2 session per peer and TLS settings. Deadlines are nginx's: grpc_connect_timeout, grpc_send_timeout
+ * (upstream write blocked) and grpc_read_timeout (between upstream frames). A failure before the response
+ * tries the next peer (grpc_next_upstream) while the request body sent so far is still held; otherwise it is
+ * 502/504, and a gRPC client with no error_page for it gets a trailers-only answer with grpc-status (14 or 4).
  */
 import fs from 'node:fs';
 import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
 import type { ConfCtx } from '../../core/conf.ts';
 import type { Cycle } from '../../core/cycle.ts';
 import { ARGS, CTX } from '../../core/module.ts';
-import { flagSlot, msecSlot, strSlot } from '../../core/slots.ts';
+import { bitmaskSlot, flagSlot, msecSlot, numSlot, strSlot } from '../../core/slots.ts';
 import type { ConfDirective } from '../../core/tree.ts';
 import type { CoreLocConf } from '../core-conf.ts';
 import { httpCoreModule } from '../core-module.ts';
@@ -22,24 +23,15 @@ import { httpModule, type HttpBlockConf } from '../http-module.ts';
 import type { HttpRequest } from '../request.ts';
 import { AGAIN, DONE, OK, defineHttpModule } from '../types.ts';
 import { compileTemplate, evaluate, type Template } from '../variables.ts';
+import type { PeerChoice, UpstreamGroup } from '../../upstream/group.ts';
+import type { Peer } from '../../upstream/peer.ts';
+import { addState, type UpstreamState } from '../../upstream/state.ts';
+import { choiceKey, referenceUpstream } from '../../upstream/upstream-module.ts';
 
-/** GrpcPeer is one gRPC server address. */
-export interface GrpcPeer {
-  name: string;
-  host: string;
-  port: number;
-}
-
-/** GrpcChoice is one request's peer selection: a peer per try, and how each try ended. */
-export interface GrpcChoice {
-  next(now: number): GrpcPeer | undefined;
-  done(peer: GrpcPeer, failed: boolean, now: number, latency: number): void;
-}
-
-/** GrpcTarget is what `grpc_pass` names: whether it speaks TLS, and per request a GrpcChoice. */
+/** GrpcTarget is what `grpc_pass` names: whether it speaks TLS, and the upstream group of its peers. */
 export interface GrpcTarget {
   readonly secure: boolean;
-  choose(r: HttpRequest): GrpcChoice;
+  readonly group: UpstreamGroup;
 }
 
 export interface GrpcLocConf {
@@ -52,6 +44,8 @@ export interface GrpcLocConf {
   sslServerName?: boolean;
   sslName?: string;
   sslTrustedCertificate?: string;
+  nextUpstream?: number;
+  nextUpstreamTries?: number;
 }
 
 /** Sessions to gRPC servers, one per peer and TLS settings, shared by the requests of one worker's cycle. */
@@ -67,34 +61,21 @@ const GRPC_STATUS: Record<number, [string, string]> = {
   504: ['4', 'upstream timed out'],
 };
 
-/** SingleTarget is the implicit one-address upstream of `grpc_pass grpc://host:port` (its own choice, too). */
-class SingleTarget implements GrpcTarget, GrpcChoice {
-  readonly secure: boolean;
-  readonly peer: GrpcPeer;
-  constructor(secure: boolean, peer: GrpcPeer) {
-    this.secure = secure;
-    this.peer = peer;
-  }
-  choose(): GrpcChoice {
-    return this;
-  }
-  next(): GrpcPeer {
-    return this.peer;
-  }
-  done(): void {}
-}
+/** grpc_next_upstream conditions (a subset of nginx's: the HTTP-status ones need a buffered response). */
+const NEXT = { off: 1, error: 2, timeout: 4, non_idempotent: 0 } as const;
+
+/** Request bytes held for a retry; a longer body is streamed without a copy and cannot be retried. */
+const REPLAY_MAX = 64 * 1024;
 
 function grpcPass(cf: ConfCtx, d: ConfDirective, conf: GrpcLocConf): string | void {
   if (conf.target) return 'is duplicate';
   const url = d.args[0]!;
-  const m = /^(?:(grpcs?):\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+)(?::(\d+))?$/.exec(url);
-  if (!m) cf.error(`invalid URL prefix in "${url}"`);
+  const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(.+)$/i.exec(url)!;
+  if (m[1] !== undefined && m[1] !== 'grpc' && m[1] !== 'grpcs') cf.error(`invalid URL prefix in "${url}"`);
   const secure = m[1] === 'grpcs';
-  const host = m[2]!.replace(/^\[|\]$/g, '');
-  if (m[3] === undefined) cf.error(`no port in upstream "${m[2]}"`);
-  const port = Number(m[3]);
-  if (!(port >= 1 && port <= 65535)) cf.error(`invalid port in upstream "${url}"`);
-  conf.target = new SingleTarget(secure, { name: `${m[2]}:${port}`, host, port });
+  const hostPart = m[2]!;
+  if (hostPart.includes('/') && !hostPart.startsWith('unix:')) cf.error(`invalid host in upstream "${url}"`);
+  conf.target = { secure, group: referenceUpstream(cf, hostPart, secure ? 443 : 80) };
   const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
   const idx = cf.index(httpGrpcModule);
   clcf.handler = grpcHandler(idx, cf.level.main[idx] as GrpcMainConf);
@@ -116,7 +97,7 @@ function pemSlot(cf: ConfCtx, d: ConfDirective, conf: GrpcLocConf): string | voi
 
 // ---- run time ----
 
-function sessionFor(r: HttpRequest, main: GrpcMainConf, lc: GrpcLocConf, peer: GrpcPeer): http2.ClientHttp2Session {
+function sessionFor(r: HttpRequest, main: GrpcMainConf, lc: GrpcLocConf, peer: Peer): http2.ClientHttp2Session {
   const secure = lc.target!.secure;
   const key = `${secure ? 'grpcs' : 'grpc'}://${peer.name}|${lc.sslVerify}|${lc.sslServerName}|${lc.sslName ?? ''}|${lc.sslTrustedCertificate ?? ''}`;
   const cur = main.sessions.get(key);
@@ -128,7 +109,13 @@ function sessionFor(r: HttpRequest, main: GrpcMainConf, lc: GrpcLocConf, peer: G
     opts.servername = lc.sslServerName ? (lc.sslName ?? r.host ?? peer.host) : undefined;
     if (lc.sslTrustedCertificate) opts.ca = fs.readFileSync(lc.sslTrustedCertificate, 'latin1');
   }
-  const s = http2.connect(`${secure ? 'https' : 'http'}://${host}:${peer.port}`, opts);
+  const path = peer.socketPath;
+  if (path !== undefined) {
+    opts.createConnection = secure
+      ? () => tls.connect({ path, servername: opts.servername, rejectUnauthorized: opts.rejectUnauthorized, ca: opts.ca, ALPNProtocols: ['h2'] })
+      : () => net.connect(path);
+  }
+  const s = http2.connect(`${secure ? 'https' : 'http'}://${path !== undefined ? 'localhost' : host}:${peer.port || 80}`, opts);
   s.on('error', () => {});
   const forget = () => {
     if (main.sessions.get(key) === s) main.sessions.delete(key);
@@ -141,77 +128,116 @@ function sessionFor(r: HttpRequest, main: GrpcMainConf, lc: GrpcLocConf, peer: G
   return s;
 }
 
-/** GrpcCall is one proxied call: its upstream stream, timers, and the client side it feeds. */
+const TIMED_OUT = 'upstream timed out (110: Connection timed out)';
+
+/** GrpcCall is one proxied call: its tries (peer, session stream, timers) and the client side it feeds. */
 class GrpcCall {
   readonly r: HttpRequest;
   readonly lc: GrpcLocConf;
-  readonly peer: GrpcPeer;
-  readonly choice: GrpcChoice;
-  readonly started = Date.now();
+  readonly main: GrpcMainConf;
+  readonly group: UpstreamGroup;
+  readonly pc: PeerChoice;
+  peer: Peer | undefined;
+  state: UpstreamState | undefined;
   stream: http2.ClientHttp2Stream | undefined;
   timer: NodeJS.Timeout | undefined;
+  timerWhat = '';
+  tries = 0;
   responded = false;
   finished = false;
+  /** The request body sent so far, kept while a retry could still resend it (undefined: too long to keep). */
+  held: Buffer[] | undefined = [];
+  heldBytes = 0;
+  bodyEnded: boolean;
 
-  constructor(r: HttpRequest, lc: GrpcLocConf, choice: GrpcChoice, peer: GrpcPeer) {
+  constructor(r: HttpRequest, lc: GrpcLocConf, main: GrpcMainConf) {
     this.r = r;
     this.lc = lc;
-    this.choice = choice;
-    this.peer = peer;
+    this.main = main;
+    this.group = lc.target!.group;
+    this.pc = this.group.startChoice(choiceKey(r, this.group));
+    if (lc.nextUpstreamTries! > 0 && this.pc.tries > lc.nextUpstreamTries!) this.pc.tries = lc.nextUpstreamTries!;
+    this.bodyEnded = !r.hasBody;
   }
 
-  start(main: GrpcMainConf): void {
+  start(): void {
     const r = this.r;
-    const session = sessionFor(r, main, this.lc, this.peer);
-    if (session.connecting) {
-      this.arm(this.lc.connectTimeout!, 'upstream timed out (110: Connection timed out) while connecting to upstream');
-    } else this.arm(this.lc.readTimeout!, 'upstream timed out (110: Connection timed out) while reading response header from upstream');
+    (r.conn as { onClientClose?: () => void }).onClientClose = () => this.onClientClose();
+    this.connect();
+    if (!r.hasBody || this.finished) return;
+    r.conn.readBody(r, {
+      onData: (chunk) => this.onBody(chunk),
+      onEnd: (status) => {
+        if (status !== 0) {
+          this.finish(false);
+          this.stream?.close(http2.constants.NGHTTP2_CANCEL);
+          r.finalize(status);
+          return;
+        }
+        this.bodyEnded = true;
+        if (this.stream && !this.stream.destroyed) this.stream.end();
+      },
+    });
+  }
+
+  /** connect starts a try on the next peer the balancer gives. */
+  connect(): void {
+    const r = this.r;
+    const peer = this.group.get(this.pc, Date.now());
+    if (!peer) {
+      this.peer = undefined;
+      if (this.pc.busy) this.log('error', 'no live upstreams while connecting to upstream');
+      this.finish(false);
+      this.respondError(502);
+      return;
+    }
+    this.tries++;
+    this.peer = peer;
+    this.state = addState(r, peer.name, this.tries === 1);
+    const session = sessionFor(r, this.main, this.lc, peer);
+    if (session.connecting) this.arm(this.lc.connectTimeout!, 'while connecting to upstream');
+    else this.arm(this.lc.readTimeout!, 'while reading response header from upstream');
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request(this.requestHeaders(), { endStream: !r.hasBody });
+      stream = session.request(this.requestHeaders(peer), { endStream: this.bodyEnded && this.heldBytes === 0 });
     } catch (err) {
-      this.fail(502, `upstream prematurely closed connection (${(err as Error).message})`);
+      this.failTry(NEXT.error, 502, `upstream prematurely closed connection (${(err as Error).message}) while connecting to upstream`);
       return;
     }
     this.stream = stream;
-    stream.on('response', (h, flags) => this.onResponse(h, flags));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('trailers', (h) => this.onTrailers(h));
-    stream.on('end', () => this.onEnd());
-    stream.on('error', (err: Error) => this.fail(502, `upstream stream error: ${err.message}`));
+    for (const chunk of this.held ?? []) stream.write(chunk);
+    if (this.bodyEnded && this.heldBytes > 0) stream.end();
+    stream.on('response', (h, flags) => stream === this.stream && this.onResponse(h, flags));
+    stream.on('data', (chunk: Buffer) => stream === this.stream && this.onData(chunk));
+    stream.on('trailers', (h) => stream === this.stream && this.onTrailers(h));
+    stream.on('end', () => stream === this.stream && this.onEnd());
+    stream.on('error', (err: Error) => stream === this.stream && this.failTry(NEXT.error, 502, `${err.message} while ${this.responded ? 'reading upstream' : 'reading response header from upstream'}`));
     stream.on('close', () => {
-      if (!this.finished) this.fail(502, `upstream prematurely closed stream (${stream.rstCode ?? 0})`);
+      if (stream === this.stream && !this.finished) this.failTry(NEXT.error, 502, `upstream prematurely closed stream (${stream.rstCode ?? 0}) while reading upstream`);
     });
-    const conn = r.conn as { onClientClose?: () => void };
-    conn.onClientClose = () => this.onClientClose();
-    if (r.hasBody) {
-      r.conn.readBody(r, {
-        onData: (chunk) => {
-          if (stream.destroyed) return;
-          if (!stream.write(chunk)) {
-            this.arm(this.lc.sendTimeout!, 'upstream timed out (110: Connection timed out) while sending request to upstream');
-            stream.once('drain', () => this.arm(this.lc.readTimeout!, 'upstream timed out (110: Connection timed out) while reading upstream'));
-          }
-        },
-        onEnd: (status) => {
-          if (status !== 0) {
-            this.finished = true;
-            this.clear();
-            stream.close(http2.constants.NGHTTP2_CANCEL);
-            r.finalize(status);
-          } else if (!stream.destroyed) stream.end();
-        },
-      });
+  }
+
+  onBody(chunk: Buffer): void {
+    if (this.held) {
+      this.heldBytes += chunk.length;
+      if (this.heldBytes <= REPLAY_MAX && !this.responded) this.held.push(chunk);
+      else this.held = undefined;
+    }
+    const stream = this.stream;
+    if (!stream || stream.destroyed) return;
+    if (!stream.write(chunk)) {
+      this.arm(this.lc.sendTimeout!, 'while sending request to upstream');
+      stream.once('drain', () => stream === this.stream && this.arm(this.lc.readTimeout!, 'while reading upstream'));
     }
   }
 
-  requestHeaders(): http2.OutgoingHttpHeaders {
+  requestHeaders(peer: Peer): http2.OutgoingHttpHeaders {
     const r = this.r;
     const h: http2.OutgoingHttpHeaders = {
       ':method': r.method,
       ':scheme': this.lc.target!.secure ? 'https' : 'http',
       ':path': r.internal ? r.uri + (r.args ? `?${r.args}` : '') : r.unparsedUri,
-      ':authority': this.peer.name,
+      ':authority': this.group.implicit ? peer.name : this.group.name,
     };
     const hs = r.headers;
     for (let i = 0; i < hs.length; i += 2) {
@@ -232,9 +258,10 @@ class GrpcCall {
     return h;
   }
 
-  arm(ms: number, why: string): void {
+  arm(ms: number, what: string): void {
     this.clear();
-    this.timer = setTimeout(() => this.fail(504, why), ms);
+    this.timerWhat = what;
+    this.timer = setTimeout(() => this.failTry(NEXT.timeout, 504, `${TIMED_OUT} ${what}`), ms);
   }
 
   clear(): void {
@@ -243,11 +270,16 @@ class GrpcCall {
   }
 
   onResponse(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
-    this.arm(this.lc.readTimeout!, 'upstream timed out (110: Connection timed out) while reading upstream');
+    this.arm(this.lc.readTimeout!, 'while reading upstream');
     this.responded = true;
+    this.held = undefined;
     const r = this.r;
     const o = r.out;
     o.status = Number(h[':status'] ?? 502);
+    if (this.state) {
+      this.state.status = o.status;
+      this.state.headerTime = performance.now() - this.state.start;
+    }
     o.headers = [];
     for (const [name, value] of Object.entries(h)) {
       if (name[0] === ':' || value === undefined || HOP_BY_HOP.has(name)) continue;
@@ -266,10 +298,12 @@ class GrpcCall {
 
   onData(chunk: Buffer): void {
     const r = this.r;
-    this.arm(this.lc.readTimeout!, 'upstream timed out (110: Connection timed out) while reading upstream');
-    if (r.send(chunk, false) === AGAIN && this.stream) {
-      this.stream.pause();
-      r.sink.onDrain(r, () => this.stream?.resume());
+    if (this.state) this.state.bytesReceived += chunk.length;
+    this.arm(this.lc.readTimeout!, 'while reading upstream');
+    const stream = this.stream;
+    if (r.send(chunk, false) === AGAIN && stream) {
+      stream.pause();
+      r.sink.onDrain(r, () => stream.resume());
     }
   }
 
@@ -284,40 +318,65 @@ class GrpcCall {
 
   onEnd(): void {
     if (this.finished) return;
-    this.finished = true;
-    this.clear();
-    const now = Date.now();
-    this.choice.done(this.peer, false, now, now - this.started);
-    const r = this.r;
     if (!this.responded) {
-      r.finalize(502);
+      this.failTry(NEXT.error, 502, 'upstream prematurely closed stream while reading response header from upstream');
       return;
     }
-    r.send(null, true);
-    r.finalize(OK);
+    this.finish(false);
+    this.r.send(null, true);
+    this.r.finalize(OK);
   }
 
   onClientClose(): void {
     if (this.finished) return;
-    this.finished = true;
-    this.clear();
+    this.finish(false);
     this.stream?.close(http2.constants.NGHTTP2_CANCEL);
     this.r.http.terminate(this.r, 499);
   }
 
-  fail(status: number, why: string): void {
+  /** finish ends the current try with the balancer (failure accounting) and stops the timers. */
+  finish(failed: boolean): void {
     if (this.finished) return;
     this.finished = true;
     this.clear();
-    const r = this.r;
-    r.http.cycle.log?.log('error', `*${r.conn.id} ${why}, client: ${r.conn.remoteAddress}, server: ${r.srv.serverNames[0]?.name ?? ''}, request: "${r.method} ${r.unparsedUri} ${r.protocol}", upstream: "${this.lc.target!.secure ? 'grpcs' : 'grpc'}://${this.peer.name}"`);
-    const now = Date.now();
-    this.choice.done(this.peer, true, now, now - this.started);
-    if (this.stream && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
-    if (r.headerSent) {
-      r.http.terminate(r, status);
+    this.release(failed);
+  }
+
+  release(failed: boolean): void {
+    const p = this.peer;
+    if (!p || this.pc.current !== p) return;
+    const st = this.state!;
+    if (st.responseTime < 0) st.responseTime = performance.now() - st.start;
+    const warn = this.group.free(this.pc, p, failed, Date.now(), st.headerTime < 0 ? st.responseTime : st.headerTime);
+    if (warn) this.log('warn', `${warn} while ${this.timerWhat.replace(/^while /, '') || 'connecting to upstream'}`);
+  }
+
+  /** failTry ends a failed try: the next peer when nginx would retry (nothing sent yet, body still held), else an error. */
+  failTry(cond: number, status: number, why: string): void {
+    if (this.finished) return;
+    this.clear();
+    this.log('error', why);
+    if (this.state && this.state.status === 0) this.state.status = status;
+    this.release(true);
+    const stream = this.stream;
+    this.stream = undefined;
+    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    const lc = this.lc;
+    const retry = !this.responded && this.held !== undefined && this.pc.tries > 0 && (lc.nextUpstream! & cond) !== 0 && !(lc.nextUpstream! & NEXT.off);
+    if (retry) {
+      this.connect();
       return;
     }
+    this.finished = true;
+    if (this.r.headerSent) {
+      this.r.http.terminate(this.r, status);
+      return;
+    }
+    this.respondError(status);
+  }
+
+  respondError(status: number): void {
+    const r = this.r;
     const grpc = GRPC_STATUS[status];
     const isGrpc = (r.header('content-type') ?? '').startsWith('application/grpc');
     if (grpc && isGrpc && !r.loc.errorPages?.some((p) => p.status === status)) {
@@ -329,20 +388,19 @@ class GrpcCall {
     }
     r.finalize(status);
   }
+
+  log(level: 'error' | 'warn', why: string): void {
+    const r = this.r;
+    const up = this.peer ? `, upstream: "${this.lc.target!.secure ? 'grpcs' : 'grpc'}://${this.peer.name}"` : '';
+    r.http.cycle.log?.log(level, `*${r.conn.id} ${why}, client: ${r.conn.remoteAddress}, server: ${r.srv.serverNames[0]?.name ?? ''}, request: "${r.method} ${r.unparsedUri} ${r.protocol}"${up}`);
+  }
 }
 
 function grpcHandler(idx: number, main: GrpcMainConf) {
   return (r: HttpRequest): number => {
-    const lc = r.loc.confs[idx] as GrpcLocConf;
-    const choice = lc.target!.choose(r);
-    const peer = choice.next(Date.now());
-    if (!peer) {
-      r.http.cycle.log?.log('error', `*${r.conn.id} no live upstreams while connecting to upstream, client: ${r.conn.remoteAddress}`);
-      return 502;
-    }
-    const call = new GrpcCall(r, lc, choice, peer);
+    const call = new GrpcCall(r, r.loc.confs[idx] as GrpcLocConf, main);
     r.ctx[idx] = call;
-    call.start(main);
+    call.start();
     return DONE;
   };
 }
@@ -361,6 +419,8 @@ export const httpGrpcModule = defineHttpModule<GrpcMainConf, undefined, GrpcLocC
     { name: 'grpc_ssl_server_name', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('sslServerName') },
     { name: 'grpc_ssl_name', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: strSlot('sslName') },
     { name: 'grpc_ssl_trusted_certificate', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: pemSlot },
+    { name: 'grpc_next_upstream', contexts: LOC, args: ARGS.ONEMORE, conf: 'loc', set: bitmaskSlot('nextUpstream', NEXT) },
+    { name: 'grpc_next_upstream_tries', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: numSlot('nextUpstreamTries') },
   ],
   createMainConf: () => ({ sessions: new Map() }),
   createLocConf: () => ({}),
@@ -373,6 +433,8 @@ export const httpGrpcModule = defineHttpModule<GrpcMainConf, undefined, GrpcLocC
     c.sslServerName ??= p.sslServerName ?? false;
     c.sslName ??= p.sslName;
     c.sslTrustedCertificate ??= p.sslTrustedCertificate;
+    c.nextUpstream ??= p.nextUpstream ?? NEXT.error | NEXT.timeout;
+    c.nextUpstreamTries ??= p.nextUpstreamTries ?? 0;
   },
   exitWorker(cycle: Cycle) {
     const level = (cycle.confs[cycle.registry.index(httpModule)] as HttpBlockConf | undefined)?.level;

@@ -159,7 +159,10 @@ function buildContext(cf: ConfCtx, c: SslSrvConf): tls.SecureContext {
   try {
     ctx = tls.createSecureContext(opts);
   } catch (err) {
-    cf.error(`cannot load certificate "${certs.map(shown).join('", "')}": ${(err as Error).message}`, where);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_SSL_NO_CIPHER_MATCH') cf.error(`SSL_CTX_set_cipher_list("${c.ciphers}") failed (SSL: ${e.message})`, where);
+    if (/ECDH curve/.test(e.message)) cf.error(`SSL_CTX_set1_curves_list("${c.ecdhCurve}") failed (SSL: ${e.message})`, where);
+    cf.error(`cannot load certificate "${certs.map(shown).join('", "')}": ${e.message}`, where);
   }
   cache.set(key, ctx);
   return ctx;
@@ -309,6 +312,10 @@ const SSL_VARIABLES: VariableDef[] = [
   sv('ssl_client_fingerprint', (r) => peer(r)?.fingerprint.replaceAll(':', '').toLowerCase()),
   sv('ssl_client_raw_cert', (r) => peer(r)?.toString()),
   sv('ssl_client_cert', (r) => peer(r)?.toString().replace(/\n$/, '').replaceAll('\n', '\n\t') + '\n'),
+  sv('ssl_client_escaped_cert', (r) => {
+    const pem = peer(r)?.toString();
+    return pem === undefined ? undefined : encodeURIComponent(pem);
+  }),
   sv('ssl_client_v_start', (r) => peer(r)?.validFrom),
   sv('ssl_client_v_end', (r) => peer(r)?.validTo),
 ];

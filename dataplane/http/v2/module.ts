@@ -42,6 +42,10 @@ export const httpV2Module = defineHttpModule<undefined, V2SrvConf, undefined>({
     { name: 'http2_push', contexts: SRV | CTX.HTTP_LOC, args: ARGS.TAKE1, set: obsolete('HTTP/2 server push is not supported') },
     { name: 'http2_push_preload', contexts: SRV | CTX.HTTP_LOC, args: ARGS.FLAG, set: obsolete('HTTP/2 server push is not supported') },
   ],
+  variables: [
+    // $http2: "h2" over TLS, "h2c" in cleartext, empty for HTTP/1.
+    { name: 'http2', get: (r) => (r.httpMajor === 2 ? (r.conn.tls ? 'h2' : 'h2c') : '') },
+  ],
   createSrvConf: () => ({}),
   mergeSrvConf(_cf, p, c) {
     c.enable ??= p.enable ?? false;

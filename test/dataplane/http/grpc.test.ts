@@ -7,12 +7,16 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { h2Request } from '../../support/h2.ts';
+import { waitForLines } from '../../support/wait.ts';
 
 const EDGE = 27301;
 const EDGE_H2C = 27302;
 const BACKEND = 27303;
 const BACKEND_TLS = 27304;
 const DEAD = 27305;
+const EDGE_LB = 27306;
+const BACKEND2 = 27307;
 
 const PROTO = `syntax = "proto3";
 package portico.test;
@@ -47,6 +51,7 @@ async function startBackend(Echo: grpc.ServiceClientConstructor, port: number, c
       const md = call.metadata;
       const trailer = new grpc.Metadata();
       trailer.set('x-trailer', 'tail');
+      trailer.set('x-backend', String(port));
       cb(null, { text: `${call.request.text}|${md.get('x-via')[0] ?? ''}|${call.getHost()}|${call.getDeadline() === Infinity ? 'none' : 'deadline'}`, n: call.request.n + 1 }, trailer);
     },
     Count: (call: grpc.ServerWritableStream<Msg, Msg>) => {
@@ -86,6 +91,7 @@ describe('gRPC proxying (grpc_pass)', () => {
   let Echo: grpc.ServiceClientConstructor;
   let backend: grpc.Server;
   let backendTls: grpc.Server;
+  let backend2: grpc.Server;
   let dp: Dataplane;
   let client: Client;
   let plainClient: Client;
@@ -96,6 +102,7 @@ describe('gRPC proxying (grpc_pass)', () => {
     const upstreamCert = pki.server(['backend.test']);
     Echo = loadEcho(pki.dir);
     backend = await startBackend(Echo, BACKEND, grpc.ServerCredentials.createInsecure());
+    backend2 = await startBackend(Echo, BACKEND2, grpc.ServerCredentials.createInsecure());
     backendTls = await startBackend(Echo, BACKEND_TLS, grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(upstreamCert.cert), private_key: Buffer.from(upstreamCert.key) }]));
     dp = await startDataplane(`http {
       server {
@@ -123,6 +130,18 @@ describe('gRPC proxying (grpc_pass)', () => {
         }
         location /dead/ { grpc_pass grpc://127.0.0.1:${DEAD}; }
       }
+      upstream echo {
+        server 127.0.0.1:${DEAD};
+        server 127.0.0.1:${BACKEND};
+        server 127.0.0.1:${BACKEND2};
+      }
+      log_format ups '$upstream_addr|$upstream_status|$status';
+      server {
+        listen 127.0.0.1:${EDGE_LB};
+        http2 on;
+        access_log upstream.log ups;
+        location / { grpc_pass grpc://echo; }
+      }
     }`);
     client = new Echo(`127.0.0.1:${EDGE}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)), {
       'grpc.ssl_target_name_override': 'grpc.test',
@@ -137,6 +156,7 @@ describe('gRPC proxying (grpc_pass)', () => {
     await dp?.stop();
     backend?.forceShutdown();
     backendTls?.forceShutdown();
+    backend2?.forceShutdown();
     pki?.remove();
   });
 
@@ -213,20 +233,33 @@ describe('gRPC proxying (grpc_pass)', () => {
     }
   });
 
+  test('an upstream block balances calls over its peers and passes over a dead one', async () => {
+    const lb = new Echo(`127.0.0.1:${EDGE_LB}`, grpc.credentials.createInsecure()) as unknown as Client;
+    try {
+      const seen = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        const { res, err, trailers } = await unary(lb, 'Say', { text: `lb${i}`, n: i });
+        assert.equal(err, undefined);
+        assert.equal(res!.text, `lb${i}||echo|none`);
+        seen.add(String(trailers!.get('x-backend')[0]));
+      }
+      assert.deepEqual([...seen].sort(), [String(BACKEND), String(BACKEND2)]);
+      assert.match(dp.errorLog(), new RegExp(`upstream: "grpc://127\\.0\\.0\\.1:${DEAD}"`));
+      const lines = await waitForLines(path.join(dp.prefix, 'upstream.log'), 6);
+      // The dead peer is tried once, then skipped while it counts as failed (max_fails=1, fail_timeout=10s).
+      assert.ok(lines.includes(`127.0.0.1:${DEAD}, 127.0.0.1:${BACKEND}|502, 200|200`) || lines.includes(`127.0.0.1:${DEAD}, 127.0.0.1:${BACKEND2}|502, 200|200`), lines.join('\n'));
+    } finally {
+      lb.close();
+    }
+  });
+
   test('the 502 is a trailers-only grpc-status 14 for gRPC clients and nginx page for others', async () => {
     const session = http2.connect(`http://127.0.0.1:${EDGE_H2C}`);
     try {
-      const ask = (headers: http2.OutgoingHttpHeaders) =>
-        new Promise<{ h: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-          const req = session.request({ ':method': 'POST', ':path': '/dead/x', ...headers });
-          let body = '';
-          let h: http2.IncomingHttpHeaders = {};
-          req.on('response', (x) => (h = x));
-          req.on('data', (d: Buffer) => (body += d.toString()));
-          req.on('end', () => resolve({ h, body }));
-          req.on('error', reject);
-          req.end();
-        });
+      const ask = async (headers: http2.OutgoingHttpHeaders) => {
+        const a = await h2Request(session, { ':method': 'POST', ':path': '/dead/x', ...headers }, '');
+        return { h: a.headers, body: a.text };
+      };
       const g = await ask({ 'content-type': 'application/grpc', te: 'trailers' });
       assert.equal(g.h[':status'], 200);
       assert.equal(g.h['grpc-status'], '14');
@@ -248,8 +281,7 @@ describe('grpc_pass configuration errors', () => {
     });
   };
 
-  test('an address without a port and a foreign scheme are refused', async () => {
-    await fails(`http { server { listen 127.0.0.1:27310; location / { grpc_pass grpc://backend; } } }`, /no port in upstream "backend"/);
+  test('a foreign scheme is refused', async () => {
     await fails(`http { server { listen 127.0.0.1:27310; location / { grpc_pass http://127.0.0.1:1; } } }`, /invalid URL prefix in "http:\/\/127\.0\.0\.1:1"/);
   });
 

@@ -118,6 +118,7 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
         ssl_verify_client on;
         location / { return 200 "$ssl_client_verify|$ssl_client_s_dn|$ssl_client_i_dn|$ssl_client_serial|$ssl_client_fingerprint\\n"; }
         location /cert { return 200 "$ssl_client_cert"; }
+        location /escaped { return 200 "$ssl_client_escaped_cert"; }
       }
       server {
         listen 127.0.0.1:${MTLS} ssl;
@@ -293,6 +294,9 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     const cert = await curl(['--http1.1', ...resolve('on.test', MTLS), '--cert', client.certFile, '--key', client.keyFile, `https://on.test:${MTLS}/cert`]);
     assert.equal(cert.body.split('\n')[0], '-----BEGIN CERTIFICATE-----');
     assert.match(cert.body, /\n\t-----END CERTIFICATE-----\n$/);
+    const escaped = await curl(['--http1.1', ...resolve('on.test', MTLS), '--cert', client.certFile, '--key', client.keyFile, `https://on.test:${MTLS}/escaped`]);
+    assert.equal(decodeURIComponent(escaped.body), client.cert);
+    assert.match(escaped.body, /^-----BEGIN%20CERTIFICATE-----%0A/);
   });
 
   test('openssl s_client presents a client certificate chosen by SNI', async () => {
@@ -356,6 +360,13 @@ describe('TLS configuration errors', () => {
     const a = pki.server(['a.test']);
     const b = pki.server(['b.test']);
     await fails(`http { server { listen 127.0.0.1:27113 ssl; ssl_certificate ${a.certFile}; ssl_certificate_key ${b.keyFile}; } }`, /cannot load certificate ".*": .*key values mismatch/);
+  });
+
+  test('a cipher list or curve OpenSSL does not know is refused', async () => {
+    const p = pki.server(['c.test']);
+    const base = `listen 127.0.0.1:27114 ssl; ssl_certificate ${p.certFile}; ssl_certificate_key ${p.keyFile};`;
+    await fails(`http { server { ${base} ssl_ciphers BOGUS; } }`, /SSL_CTX_set_cipher_list\("BOGUS"\) failed \(SSL: .*no cipher match\)/);
+    await fails(`http { server { ${base} ssl_ecdh_curve nope; } }`, /SSL_CTX_set1_curves_list\("nope"\) failed/);
   });
 
   test('bad values of ssl_verify_client and ssl_protocols are refused', async () => {

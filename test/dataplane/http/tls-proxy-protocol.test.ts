@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { TestPki } from '../../support/certs.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { h2Request } from '../../support/h2.ts';
 
 const TLS_PP = 27601;
 const H2C_PP = 27602;
@@ -72,14 +73,7 @@ describe('PROXY protocol in front of TLS and HTTP/2', () => {
       createConnection: () => tls.connect({ socket: proxied(TLS_PP), servername: 'pp.test', ca: pki.ca.cert, ALPNProtocols: ['h2'] }),
     });
     try {
-      const body = await new Promise<string>((resolve, reject) => {
-        const req = session.request({ ':path': '/' });
-        let b = '';
-        req.setEncoding('utf8');
-        req.on('data', (d: string) => (b += d));
-        req.on('end', () => resolve(b));
-        req.on('error', reject);
-      });
+      const body = (await h2Request(session, { ':path': '/' })).text;
       assert.equal(body, '203.0.113.7 203.0.113.7:40000 HTTP/2.0 pp.test\n');
     } finally {
       session.close();
@@ -89,14 +83,7 @@ describe('PROXY protocol in front of TLS and HTTP/2', () => {
   test('cleartext HTTP/2 after a PROXY header', async () => {
     const session = http2.connect(`http://127.0.0.1:${H2C_PP}`, { createConnection: () => proxied(H2C_PP) });
     try {
-      const body = await new Promise<string>((resolve, reject) => {
-        const req = session.request({ ':path': '/' });
-        let b = '';
-        req.setEncoding('utf8');
-        req.on('data', (d: string) => (b += d));
-        req.on('end', () => resolve(b));
-        req.on('error', reject);
-      });
+      const body = (await h2Request(session, { ':path': '/' })).text;
       assert.equal(body, '203.0.113.7 HTTP/2.0\n');
     } finally {
       session.close();

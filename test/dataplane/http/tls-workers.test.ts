@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { sClient } from '../../support/clients.ts';
+import { h2Request } from '../../support/h2.ts';
 import { makePrefix } from '../../support/dataplane.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -85,15 +86,7 @@ http {
 
   test('a reload reaches the next stream of an open HTTP/2 session; QUIT sends GOAWAY', async () => {
     const session = http2.connect(`http://127.0.0.1:${H2}`);
-    const ask = () =>
-      new Promise<string>((resolve, reject) => {
-        const req = session.request({ ':path': '/' });
-        let body = '';
-        req.setEncoding('utf8');
-        req.on('data', (d: string) => (body += d));
-        req.on('end', () => resolve(body));
-        req.on('error', reject);
-      });
+    const ask = async () => (await h2Request(session, { ':path': '/' })).text;
     try {
       assert.equal(await ask(), 'v1\n');
       fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf('v2'));

@@ -6,37 +6,12 @@ import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { curl } from '../../support/clients.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { h2Request } from '../../support/h2.ts';
 import { waitForLines } from '../../support/wait.ts';
 
 const PORT = 27501;
 
-interface Answer {
-  headers: http2.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** send makes one request; `chunks` are written with a pause between them (a streamed body). */
-function send(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, chunks?: Buffer[]): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = session.request(headers, { endStream: chunks === undefined });
-    const parts: Buffer[] = [];
-    let h: http2.IncomingHttpHeaders = {};
-    req.on('response', (x) => (h = x));
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => resolve({ headers: h, body: Buffer.concat(parts) }));
-    req.on('error', reject);
-    if (chunks) {
-      let i = 0;
-      const next = () => {
-        if (req.destroyed) return;
-        if (i === chunks.length) return void req.end();
-        req.write(chunks[i++]);
-        setTimeout(next, 10);
-      };
-      next();
-    }
-  });
-}
+const send = h2Request;
 
 describe('HTTP/2 with bodies, files, filters and logs', () => {
   let dp: Dataplane;

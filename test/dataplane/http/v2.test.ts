@@ -9,6 +9,7 @@ import { createRegistry } from '../../../dataplane/modules.ts';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { curl } from '../../support/clients.ts';
 import { makePrefix, startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { h2Request } from '../../support/h2.ts';
 
 const TLS = 27201;
 const H2C = 27202;
@@ -17,18 +18,9 @@ const DRAIN = 27204;
 const LIMITED = 27205;
 
 /** get sends one request on a session and collects the response. */
-function get(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string) {
-  return new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-    const req = session.request(headers, { endStream: body === undefined });
-    let data = '';
-    let h: http2.IncomingHttpHeaders = {};
-    req.setEncoding('latin1');
-    req.on('response', (x) => (h = x));
-    req.on('data', (d: string) => (data += d));
-    req.on('end', () => resolve({ headers: h, body: data }));
-    req.on('error', reject);
-    if (body !== undefined) req.end(body);
-  });
+async function get(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string) {
+  const a = await h2Request(session, headers, body);
+  return { headers: a.headers, body: a.text };
 }
 
 describe('HTTP/2', () => {
@@ -50,7 +42,7 @@ describe('HTTP/2', () => {
         ssl_certificate ${cert.certFile};
         ssl_certificate_key ${cert.keyFile};
         client_max_body_size 10;
-        location / { return 200 "$server_protocol $scheme $host $uri $args $ssl_alpn_protocol $http_x_test\\n"; }
+        location / { return 200 "$server_protocol $scheme $host $uri $args $ssl_alpn_protocol $http_x_test $http2\\n"; }
         location /moved { return 302 /there; }
         location /missing { return 404; }
       }
@@ -64,7 +56,7 @@ describe('HTTP/2', () => {
       server {
         listen 127.0.0.1:${H2C};
         http2 on;
-        location / { return 200 "$server_protocol $scheme\\n"; }
+        location / { return 200 "$server_protocol $scheme $http2\\n"; }
       }
       server {
         listen 127.0.0.1:${IDLE};
@@ -89,7 +81,7 @@ describe('HTTP/2', () => {
     const res = await curl(['--http2', ...opts(), '-H', 'X-Test: yes', `https://h2.test:${TLS}/a/../b?c=1`]);
     assert.equal(res.status, 200);
     assert.equal(res.version, '2');
-    assert.equal(res.body, 'HTTP/2.0 https h2.test /b c=1 h2 yes\n');
+    assert.equal(res.body, 'HTTP/2.0 https h2.test /b c=1 h2 yes h2\n');
     assert.match(res.headers.server!, /^portico/);
     assert.ok(res.headers.date);
   });
@@ -119,7 +111,7 @@ describe('HTTP/2', () => {
       );
       results.forEach((r, i) => {
         assert.equal(r.headers[':status'], 200);
-        assert.equal(r.body, `HTTP/2.0 https h2.test /s${i} n=${i} h2 \n`);
+        assert.equal(r.body, `HTTP/2.0 https h2.test /s${i} n=${i} h2  h2\n`);
       });
       const head = await get(session, { ':path': '/x', ':method': 'HEAD', ':authority': 'h2.test' });
       assert.equal(head.headers[':status'], 200);
@@ -148,10 +140,10 @@ describe('HTTP/2', () => {
   test('cleartext HTTP/2 with prior knowledge and HTTP/1.1 share a port', async () => {
     const h2 = await curl(['--http2-prior-knowledge', `http://127.0.0.1:${H2C}/`]);
     assert.equal(h2.version, '2');
-    assert.equal(h2.body, 'HTTP/2.0 http\n');
+    assert.equal(h2.body, 'HTTP/2.0 http h2c\n');
     const h1 = await curl(['--http1.1', `http://127.0.0.1:${H2C}/`]);
     assert.equal(h1.version, '1.1');
-    assert.equal(h1.body, 'HTTP/1.1 http\n');
+    assert.equal(h1.body, 'HTTP/1.1 http \n');
   });
 
   test('an idle session is closed with GOAWAY after keepalive_timeout', async () => {
