@@ -318,7 +318,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     r.keepalive = false;
     this.#closeAfter = true;
     if (this.#discarding) {
-      this.#close();
+      this.#discarding = false;
+      // Found before the answer went out (the body was already buffered): the handler answers with the error,
+      // as nginx's ngx_http_discard_request_body does; afterwards there is no one to tell, so just close.
+      if (!r.headerSent && !r.finalized) r.discardError = status;
+      else this.#close();
       return;
     }
     reader.onEnd(status);

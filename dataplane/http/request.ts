@@ -105,6 +105,8 @@ export class HttpRequest {
   responseDone = false;
   finalized = false;
   headerOnly = false;
+  /** Set when discarding the body found it malformed before the response started (400/413): answer with it. */
+  discardError = 0;
   /** The page a header filter substituted for the handler's body (see HttpRuntime.filterFinalize). */
   replacement: Buffer | undefined;
   /** The response may be cut into byte ranges (set by handlers of static content; nginx's allow_ranges). */

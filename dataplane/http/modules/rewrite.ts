@@ -39,6 +39,7 @@ export function addStep(conf: RewriteLocConf, step: RewriteStep): void {
 /** sendText answers with a complete in-memory body (used by `return code text`). */
 export function sendText(r: HttpRequest, status: number, body: Buffer): number {
   r.conn.discardBody(r);
+  if (r.discardError) return r.discardError;
   return r.respond(status, r.loc.defaultType, body);
 }
 

@@ -81,6 +81,7 @@ function staticHandler(r: HttpRequest): number {
   }
   if (r.method === 'POST') return 405;
   r.conn.discardBody(r);
+  if (r.discardError) return r.discardError;
   return sendFile(r, file, st);
 }
 

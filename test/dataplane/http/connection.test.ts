@@ -180,6 +180,9 @@ describe('malformed requests: status and close', () => {
     ['a bad chunk size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
     ['a chunk size that overflows', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n', 400],
     ['chunk data longer than its size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n', 400],
+    ['an empty Host', 'GET / HTTP/1.1\r\nHost: \r\n\r\n', 400],
+    ['an absolute-form HTTP/1.1 request without a Host header', 'GET http://x.test/ HTTP/1.1\r\n\r\n', 400],
+    ['a bad chunk in a body the handler discards', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
     ['a negative chunk size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n', 400],
   ];
   for (const [what, bytes, status] of cases) {
@@ -188,6 +191,33 @@ describe('malformed requests: status and close', () => {
       assert.deepEqual(statuses(res.data), [status], res.data);
       assert.match(res.data, /Connection: close\r\n/);
       assert.equal(res.closed, true);
+    });
+  }
+});
+
+describe('request line and header leniency shared with nginx', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(`http { server { listen 127.0.0.1:${PORT + 3}; location / { return 200 "uri=$uri host=$host proto=$server_protocol\\n"; } } }`);
+  });
+  after(() => dp.stop());
+
+  const cases: [string, string, string][] = [
+    ['several spaces between fields', 'GET  /a  HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['trailing spaces after the version', 'GET /a HTTP/1.1  \r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['empty lines before the request line', '\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a header line without a colon', 'GET /a HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a Host port that is not a number', 'GET /a HTTP/1.1\r\nHost: h:x\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a minor version above 1', 'GET /a HTTP/1.10\r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.10'],
+    ['an absolute-form target of any scheme', 'GET ftp://t.test/a HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/a host=t.test proto=HTTP/1.1'],
+    ['bare LF line ends', 'GET /a HTTP/1.1\nHost: h\n\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a percent-encoded UTF-8 path', 'GET /%C3%A9t%C3%A9 HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/été host=h proto=HTTP/1.1'],
+  ];
+  for (const [what, bytes, body] of cases) {
+    test(`${what} is accepted`, async () => {
+      const res = await rawExchange(PORT + 3, bytes, { until: /\n$/ });
+      assert.deepEqual(statuses(res.data), [200], res.data);
+      assert.equal(Buffer.from(res.data.slice(res.data.indexOf('\r\n\r\n') + 4), 'latin1').toString('utf8'), body + '\n');
     });
   }
 });
