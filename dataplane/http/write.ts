@@ -41,11 +41,13 @@ export function serializeHead(r: HttpRequest, chunked: boolean): string {
   const status = wireStatus(o.status);
   const text = o.statusText ?? STATUS_TEXT[status] ?? '';
   let h = `HTTP/1.1 ${status} ${text}\r\n${r.loc.serverTokens ? SERVER_FULL : SERVER_SHORT}Date: ${httpDateNow()}\r\n`;
-  if (o.contentType !== undefined) {
+  // 204 carries no entity headers (ngx_http_header_filter clears them).
+  const entity = status !== 204;
+  if (entity && o.contentType !== undefined) {
     h += o.charset ? `Content-Type: ${o.contentType}; charset=${o.charset}\r\n` : `Content-Type: ${o.contentType}\r\n`;
   }
-  if (o.contentLength >= 0) h += `Content-Length: ${o.contentLength}\r\n`;
-  if (o.lastModified !== undefined) h += `Last-Modified: ${new Date(o.lastModified).toUTCString()}\r\n`;
+  if (entity && o.contentLength >= 0) h += `Content-Length: ${o.contentLength}\r\n`;
+  if (entity && o.lastModified !== undefined) h += `Last-Modified: ${new Date(o.lastModified).toUTCString()}\r\n`;
   if (o.location !== undefined) h += `Location: ${absoluteLocation(r, o.location)}\r\n`;
   if (chunked) h += 'Transfer-Encoding: chunked\r\n';
   if (status !== 101) h += r.keepalive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n';

@@ -67,6 +67,12 @@ function returnDirective(cf: ConfCtx, d: ConfDirective, conf: RewriteLocConf): s
     });
     return;
   }
+  // A bare 1xx/2xx (other than 201/204, which the core answers bodiless) is an empty text response, as nginx's.
+  if (!text && code < 300 && code !== 201 && code !== 204) {
+    const empty = Buffer.alloc(0);
+    addStep(conf, (r) => sendText(r, code, empty));
+    return;
+  }
   if (!text || code === 444) {
     addStep(conf, () => code);
     return;
