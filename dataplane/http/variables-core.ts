@@ -84,10 +84,16 @@ export function namedCaptureVariable(name: string): VariableDef {
 
 /** documentRoot is the location's root (or alias), variables expanded, resolved against the prefix. */
 export function documentRoot(r: HttpRequest): string {
-  let root = r.loc.root ?? r.loc.alias ?? 'html';
-  if (root.includes('$')) root = r.http.expand(r, root);
-  return path.resolve(r.http.cycle.prefix, root);
+  const clcf = r.loc;
+  const root = clcf.root ?? clcf.alias ?? 'html';
+  if (root.includes('$')) return path.resolve(r.http.cycle.prefix, r.http.expand(r, root));
+  // A constant root resolves the same way for every request of this location.
+  let resolved = ROOTS.get(clcf);
+  if (resolved === undefined) ROOTS.set(clcf, (resolved = path.resolve(r.http.cycle.prefix, root)));
+  return resolved;
 }
+
+const ROOTS = new WeakMap<object, string>();
 
 /**
  * mapUriToPath maps a URI onto the file system (ngx_http_map_uri_to_path): root + uri; a prefix location's
