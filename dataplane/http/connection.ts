@@ -38,7 +38,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #state = HEAD;
   #buf: Buffer | undefined;
   #req: HttpRequest | undefined;
+  /** One timer per connection, re-armed with refresh() when the duration repeats (most of the time). */
   #timer: NodeJS.Timeout | undefined;
+  #timerMs = 0;
+  #timerActive = false;
+  readonly #fire = () => this.#onTimeout();
   #parsing = false;
   #paused = false;
   // Request body state.
@@ -99,17 +103,31 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #arm(ms: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = ms > 0 ? setTimeout(() => this.#onTimeout(), ms) : undefined;
+    if (ms <= 0) return this.#disarm();
+    this.#timerActive = true;
+    if (this.#timer !== undefined && this.#timerMs === ms) {
+      this.#timer.refresh();
+      return;
+    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerMs = ms;
+    this.#timer = setTimeout(this.#fire, ms);
   }
 
+  /** #disarm is lazy: a pending timer that fires while disarmed is ignored; #close clears it for real. */
   #disarm(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerActive = false;
+  }
+
+  #clearTimer(): void {
+    this.#timerActive = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #onTimeout(): void {
-    this.#timer = undefined;
+    if (!this.#timerActive) return;
+    this.#timerActive = false;
     const r = this.#req;
     if (this.#state === CLOSED) {
       // The lingering close ran out of patience.
@@ -171,7 +189,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
         if (res === undefined) {
-          if (this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          if (!this.#timerActive) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
           return;
         }
         if ('status' in res) {
@@ -467,7 +485,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #close(): void {
     this.#state = CLOSED;
-    this.#disarm();
+    this.#clearTimer();
     this.socket.destroy();
   }
 
@@ -478,7 +496,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #onClose(): void {
-    this.#disarm();
+    this.#clearTimer();
     if (this.#stats) {
       this.#count(0);
       this.#stats.add(STAT.ACTIVE, -1n);
