@@ -18,11 +18,23 @@ import { httpMapModule } from './http/modules/map.ts';
 import { httpSplitClientsModule } from './http/modules/split-clients.ts';
 import { httpNotModifiedFilterModule } from './http/modules/not-modified.ts';
 import { httpRangeFilterModule } from './http/modules/range.ts';
+import { httpAccessModule } from './http/modules/access.ts';
+import { httpAuthRequestModule } from './http/modules/auth-request.ts';
+import { httpAuthBasicModule } from './http/modules/auth-basic.ts';
+import { httpLimitConnModule } from './http/modules/limit-conn.ts';
+import { httpLimitReqModule } from './http/modules/limit-req.ts';
+import { httpRealipModule } from './http/modules/realip.ts';
+import { httpLogModule } from './http/modules/log.ts';
 import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
 import { httpStaticModule } from './http/modules/static.ts';
 import { httpStubStatusModule } from './http/modules/stub-status.ts';
 import { httpTryFilesModule } from './http/modules/try-files.ts';
+import { httpGrpcModule } from './http/modules/grpc.ts';
+import { httpSslModule } from './http/modules/ssl.ts';
+import { httpV2Module } from './http/v2/module.ts';
+import { httpProxyModule } from './http/modules/proxy/proxy-module.ts';
+import { httpUpstreamModule } from './upstream/upstream-module.ts';
 
 export const MODULES: readonly Module[] = [
   // core
@@ -33,14 +45,28 @@ export const MODULES: readonly Module[] = [
   httpModule,
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
-  // content-phase handlers run in reverse order of listing (index, then autoindex, then static), as in nginx
-  httpStaticModule,
-  httpAutoindexModule,
+  httpSslModule,
+  httpV2Module,
+  // content-phase handlers run in list order: index, then autoindex, then static (nginx's run order)
   httpIndexModule,
+  httpAutoindexModule,
+  httpStaticModule,
   httpTryFilesModule,
   httpMapModule,
   httpSplitClientsModule,
   httpRewriteModule,
+  httpLogModule,
+  // Phase handlers run in list order; this is nginx's run order (realip, limit_req, limit_conn, access,
+  // auth_basic, auth_request), which nginx gets by walking its reversed module list.
+  httpRealipModule,
+  httpLimitReqModule,
+  httpLimitConnModule,
+  httpAccessModule,
+  httpAuthBasicModule,
+  httpAuthRequestModule,
+  httpGrpcModule,
+  httpProxyModule,
+  httpUpstreamModule,
   httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,

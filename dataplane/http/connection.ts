@@ -9,16 +9,24 @@ import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
-import { HttpRequest, type BodyReader, type ConnectionInfo, type ResponseSink } from './request.ts';
-import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
+import { proxyInfoOf } from './proxy-protocol.ts';
+import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
+import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
 const HEAD = 0;
 const BUSY = 1;
 const CLOSED = 2;
+/** The socket was handed to a tunnel (WebSocket, Upgrade): this connection no longer reads or times it. */
+const TUNNEL = 3;
 
 let connectionIds = 0;
+
+/** nextConnectionId numbers connections of every HTTP transport ($connection). */
+export function nextConnectionId(): number {
+  return ++connectionIds;
+}
 
 /** Bytes kept from a client while a request is being handled before reading pauses (pipelining bound). */
 const PIPELINE_HOLD = 64 * 1024;
@@ -26,7 +34,7 @@ const PIPELINE_HOLD = 64 * 1024;
 export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly socket: net.Socket;
   readonly slot: ListenSlot;
-  readonly id = ++connectionIds;
+  readonly id = nextConnectionId();
   readonly startTime = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -34,6 +42,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly localPort: number;
   readonly tls: import('node:tls').TLSSocket | undefined;
   requests = 0;
+  proxyProtocol: ProxyProtocolInfo | undefined;
 
   #state = HEAD;
   #buf: Buffer | undefined;
@@ -60,10 +69,13 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
   readonly #stats: HttpStats | undefined;
   #statState = 0;
+  /** Set when plain HTTP arrived on a TLS address: every request is answered with 497 (nginx's NGX_HTTP_TO_HTTPS). */
+  plainOnSslPort = false;
   /** Handlers that want to know when the client goes away mid-request (proxy: 499 and stop the upstream). */
   onClientClose: (() => void) | undefined;
 
-  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket) {
+  /** `peeked` says the PROXY header was already read before the TLS layer (see peek.ts). */
+  constructor(socket: net.Socket, slot: ListenSlot, tls?: import('node:tls').TLSSocket, peeked?: { proxy: ProxyProtocolInfo | null }) {
     this.socket = socket;
     this.slot = slot;
     this.tls = tls;
@@ -77,6 +89,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     socket.on('error', () => {});
     (socket as net.Socket & { [IDLE_CLOSER]?: () => boolean })[IDLE_CLOSER] = () => this.closeIdle();
     const addr = this.#addr();
+    // The PROXY header was read before any protocol (proxy-protocol.ts); peek.ts passes it on for TLS/h2c.
+    this.proxyProtocol = peeked ? (peeked.proxy ?? undefined) : proxyInfoOf(tls ?? socket);
     this.#arm(addr.defaultSrv.clientHeaderTimeout!);
     const st = (this.#stats = addr.runtime.main.stats);
     if (st) {
@@ -98,8 +112,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #addr(): HttpAddrConf {
-    const ctx = this.slot.current.ctx as HttpListenCtx;
-    return (ctx.byAddr && ctx.byAddr.get(this.localAddress)) || ctx.fallback;
+    return addrConfOf(this.slot, this.localAddress);
   }
 
   #arm(ms: number): void {
@@ -224,6 +237,12 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#chunkedOut = false;
     this.#noBody = false;
     this.#closeAfter = false;
+    if (this.plainOnSslPort) {
+      addr.runtime.cycle.log?.log('info', `*${this.id} client sent plain HTTP request to HTTPS port while reading client request headers, client: ${this.remoteAddress}`);
+      r.keepalive = false;
+      addr.runtime.finalize(r, 497);
+      return;
+    }
     addr.runtime.start(r);
   }
 
@@ -420,7 +439,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   // ---- lifecycle ----
 
   requestDone(r: HttpRequest): void {
-    if (r !== this.#req) return;
+    if (r !== this.#req || this.#state === TUNNEL) return;
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
@@ -468,7 +487,25 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#arm(5000);
   }
 
+  takeSocket(r: HttpRequest): { socket: net.Socket; buffered: Buffer | undefined } | undefined {
+    if (r !== this.#req || this.#state !== BUSY) return undefined;
+    this.#state = TUNNEL;
+    this.#disarm();
+    this.onClientClose = undefined;
+    const buffered = this.#buf;
+    this.#buf = undefined;
+    this.socket.removeAllListeners('data');
+    this.socket.removeAllListeners('end');
+    this.socket.removeAllListeners('close');
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    return { socket: this.socket, buffered };
+  }
+
   abort(r: HttpRequest): void {
+    if (this.#state === TUNNEL) return;
     this.#aborted = true;
     void r;
     this.#close();
@@ -491,8 +528,18 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onEnd(): void {
     // The client half-closed: finish the request in progress, then close (nginx does not wait for more).
-    if (this.#state === HEAD) this.#close();
-    else this.#closeAfter = true;
+    if (this.#state === HEAD) {
+      this.#close();
+      return;
+    }
+    this.#closeAfter = true;
+    // A handler waiting on something else (an upstream) treats EOF as the client going away, as nginx's
+    // broken-connection check does; handlers that do not ask are left to finish.
+    const cb = this.onClientClose;
+    if (cb && this.#bodyDone && this.#req && !this.#req.finalized) {
+      this.onClientClose = undefined;
+      cb();
+    }
   }
 
   #onClose(): void {
@@ -519,7 +566,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 }
 
-function stripV4Mapped(a: string): string {
+/** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
+export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 

@@ -91,6 +91,8 @@ export interface CoreLocConf {
   limitRate?: number;
   resetTimedoutConnection?: boolean;
   satisfy?: 'all' | 'any';
+  /** The location's own `error_log` (opened per worker by the log module); unset means the cycle's log. */
+  errorLog?: import('../core/log.ts').ErrorLog;
 }
 
 /** ErrorPage is one `error_page codes [=[code]] uri` entry. */

@@ -4,12 +4,16 @@
  * the phase engine and filter chains, and turns `listen`s into the cycle's listening addresses.
  */
 import type { ConfCtx } from '../core/conf.ts';
-import { cycleOf } from '../core/cycle.ts';
+import { type ConnectionHandler, cycleOf } from '../core/cycle.ts';
 import { ARGS, CTX, defineModule } from '../core/module.ts';
 import type { CoreLocConf, CoreMainConf, CoreSrvConf } from './core-conf.ts';
 import { httpCoreModule } from './core-module.ts';
 import { headLimitsOf, Http1Connection } from './connection.ts';
 import { addrKey, type ListenOpt } from './listen.ts';
+import { sslConnectionHandler } from './ssl-connection.ts';
+import { h2cConnectionHandler } from './v2/connection.ts';
+import { proxyProtocolHandler } from './proxy-protocol.ts';
+import { httpV2Module, v2Conf } from './v2/module.ts';
 import type { HttpAddrConf, HttpListenCtx } from './listen-ctx.ts';
 import { LocationTree } from './locations.ts';
 import { HttpRuntime } from './runtime.ts';
@@ -96,6 +100,9 @@ function finishHttpBlock(
 
   const cycle = cycleOf(cf);
   const runtime = new HttpRuntime(cycle, cmcf, core);
+  // Phase factories and postconfiguration see the http block's confs, as nginx's cf->ctx.
+  const outer = cf.level;
+  cf.level = level;
   for (const m of mods) {
     for (const p of m.phases ?? []) {
       const h = p.handler(cf);
@@ -103,6 +110,7 @@ function finishHttpBlock(
     }
   }
   for (const m of mods) m.postconfiguration?.(cf);
+  cf.level = outer;
   runtime.buildPhaseEngine(cmcf.phases as PhaseHandler[][]);
   // The first listed module is closest to the wire: wrap from the first to the last.
   for (const m of mods) {
@@ -200,7 +208,22 @@ function addListening(cf: ConfCtx, cmcf: CoreMainConf, runtime: HttpRuntime): vo
       ipv6only: o.ipv6only,
       owner: 'http',
       ctx: { byAddr: ctx.byAddr, fallback: ctx.fallback } satisfies HttpListenCtx,
-      handler: (socket, slot) => void new Http1Connection(socket, slot),
+      handler: withProxyProtocol(o.proxyProtocol, o.ssl ? sslConnectionHandler : h2c(cf, ctx.group) ? h2cConnectionHandler : http1Handler),
     });
   }
+}
+
+/** withProxyProtocol reads the PROXY header before the address's own handler sees the connection. */
+function withProxyProtocol(on: boolean, handler: ConnectionHandler): ConnectionHandler {
+  return on ? proxyProtocolHandler(handler) : handler;
+}
+
+function http1Handler(socket: import('node:net').Socket, slot: import('../core/cycle.ts').ListenSlot): void {
+  new Http1Connection(socket, slot);
+}
+
+/** h2c says whether a cleartext address may see HTTP/2 with prior knowledge (so its first bytes are peeked). */
+function h2c(cf: ConfCtx, g: AddrGroup): boolean {
+  const idx = cf.index(httpV2Module);
+  return g.opt.http2 || g.servers.some((s) => v2Conf(s, idx).enable);
 }

@@ -1,4 +1,5 @@
 /** What an HTTP listening address carries in a cycle: its servers by name, its runtime, its parser limits. */
+import type { ListenSlot } from '../core/cycle.ts';
 import type { CoreSrvConf } from './core-conf.ts';
 import type { HeadLimits } from './parser.ts';
 import type { HttpRuntime } from './runtime.ts';
@@ -19,4 +20,10 @@ export interface HttpAddrConf {
 export interface HttpListenCtx {
   byAddr?: Map<string, HttpAddrConf>;
   fallback: HttpAddrConf;
+}
+
+/** addrConfOf returns the address conf for a connection accepted on `slot` at `localAddress`, in the current cycle. */
+export function addrConfOf(slot: ListenSlot, localAddress: string): HttpAddrConf {
+  const ctx = slot.current.ctx as HttpListenCtx;
+  return (ctx.byAddr && ctx.byAddr.get(localAddress)) || ctx.fallback;
 }

@@ -119,17 +119,9 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
       pathAndQuery = '/' + pathAndQuery;
     }
   }
-  const hash = pathAndQuery.indexOf('#');
-  if (hash >= 0) pathAndQuery = pathAndQuery.slice(0, hash);
-  const q = pathAndQuery.indexOf('?');
-  const rawPath = q >= 0 ? pathAndQuery.slice(0, q) : pathAndQuery;
-  const args = q >= 0 ? pathAndQuery.slice(q + 1) : '';
-  let decoded = percentDecode(rawPath);
-  if (decoded === undefined) return { status: 400, reason: 'client sent invalid request' };
-  // Paths are bytes; valid UTF-8 becomes text so file names and configured (UTF-8) patterns match.
-  if (/[\x80-\xff]/.test(decoded)) decoded = utf8IfValid(decoded);
-  const uri = normalizePath(decoded, limits.mergeSlashes);
-  if (uri === undefined) return { status: 400, reason: 'client sent invalid request' };
+  const split = splitTarget(pathAndQuery, limits.mergeSlashes);
+  if (split === undefined) return { status: 400, reason: 'client sent invalid request' };
+  const { uri, args } = split;
 
   const headers: string[] = [];
   let host: string | undefined;
@@ -207,6 +199,20 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
     return { status: 400, reason: 'client sent HTTP/1.1 request without "Host" header' };
   }
   return { method, unparsedUri: target, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
+}
+
+/** splitTarget turns an origin-form target (`/a/../b?x=1#f`) into the normalised URI and the args. */
+export function splitTarget(target: string, mergeSlashes: boolean): { uri: string; args: string } | undefined {
+  const hash = target.indexOf('#');
+  if (hash >= 0) target = target.slice(0, hash);
+  const q = target.indexOf('?');
+  let decoded = percentDecode(q >= 0 ? target.slice(0, q) : target);
+  if (decoded === undefined) return undefined;
+  // Paths are bytes; valid UTF-8 becomes text so file names and configured (UTF-8) patterns match.
+  if (/[\x80-\xff]/.test(decoded)) decoded = utf8IfValid(decoded);
+  const uri = normalizePath(decoded, mergeSlashes);
+  if (uri === undefined) return undefined;
+  return { uri, args: q >= 0 ? target.slice(q + 1) : '' };
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -19,8 +19,13 @@ export interface ResponseHead {
   lastModified?: number;
   etag?: string;
   location?: string;
+  /** Server and Date passed from an upstream (proxy_pass_header) replace our own. */
+  server?: string;
+  date?: string;
   /** Every other header, flat: [name, value, name, value …]. */
   headers: string[];
+  /** Trailers, flat; set (even empty) before the head is sent to announce them (HTTP/2, gRPC). */
+  trailers?: string[];
 }
 
 /** ResponseSink writes a serialized response: HTTP/1 to a socket, HTTP/2 to a stream, a subrequest to memory. */
@@ -45,17 +50,35 @@ export interface ConnectionInfo {
   readonly localAddress: string;
   readonly localPort: number;
   readonly tls: import('node:tls').TLSSocket | undefined;
+  /** What a PROXY protocol header said (listen … proxy_protocol), if the connection had one. */
+  readonly proxyProtocol?: ProxyProtocolInfo;
   requests: number;
   /** Starts reading the request body of `r` (once); 0 status = body complete. */
   readBody(r: HttpRequest, reader: BodyReader): void;
   /** Drops the rest of the request body so the connection can be reused. */
   discardBody(r: HttpRequest): void;
+  /** Called when the client goes away mid-request (proxy: 499 and stop the upstream); unset → terminate 499. */
+  onClientClose?: (() => void) | undefined;
+  /**
+   * takeSocket hands the connection's socket to a tunnel (101 Switching Protocols, CONNECT-like upgrades): the
+   * connection stops reading and timing it and returns the bytes it had already buffered. Transports that
+   * cannot be tunnelled (HTTP/2 streams) leave it undefined.
+   */
+  takeSocket?(r: HttpRequest): { socket: import('node:net').Socket; buffered: Buffer | undefined } | undefined;
   /** Aborts the connection without a response (444, 499, errors after the header went out). */
   abort(r: HttpRequest): void;
   /** Called when the response has been fully produced and logged. */
   requestDone(r: HttpRequest): void;
   /** Milliseconds timestamp the connection was accepted. */
   readonly startTime: number;
+}
+
+/** ProxyProtocolInfo is the client and server address a PROXY protocol (v1 or v2) header carried. */
+export interface ProxyProtocolInfo {
+  srcAddr: string;
+  srcPort: number;
+  dstAddr: string;
+  dstPort: number;
 }
 
 let requestIds = 0;
@@ -70,6 +93,9 @@ export class HttpRequest {
 
   srv: CoreSrvConf;
   loc: CoreLocConf;
+  /** The client address as the request sees it: the peer's, or what realip trusted (set_real_ip_from). */
+  remoteAddress: string;
+  remotePort: number;
   serverCaptures: RegExpExecArray | undefined;
   captures: RegExpExecArray | undefined;
 
@@ -91,6 +117,10 @@ export class HttpRequest {
 
   phaseIndex = 0;
   uriChanged = false;
+  /** False once the URI was changed (rewrite, internal redirect): proxies then send `uri` instead of `unparsedUri`. */
+  validUnparsedUri = true;
+  /** False after `rewrite … break` changed the URI inside the location: proxy_pass ignores its URI part. */
+  validLocation = true;
   uriChanges = 11;
   internal = false;
   errorPage = false;
@@ -116,8 +146,12 @@ export class HttpRequest {
   bodyRead = false;
   /** The request body, when a module read it into memory (client_body_buffer_size is the bound). */
   body: Buffer[] | undefined;
-  /** Per-module request state (nginx's r->ctx[]), by module index. */
+  /** Per-module request state (nginx's r->ctx[]), by module index; internal redirects clear it. */
   readonly ctx: unknown[] = [];
+  /** Per-module state that internal redirects keep (what nginx keeps on r->main, e.g. limit_req_status). */
+  readonly mainCtx: unknown[] = [];
+  /** Functions run once when the request is over, after the log phase (nginx's pool cleanups). */
+  cleanups: (() => void)[] | undefined;
   /** Variable values cached for this request. */
   readonly vars = new Map<string, string | undefined>();
   /** Values of `set` variables; unlike the cache they survive internal redirects, as nginx's r->variables. */
@@ -127,6 +161,13 @@ export class HttpRequest {
   readonly id: number;
   /** Set on requests that stop the connection after the response (Connection: close, errors). */
   lingering = false;
+  /** Subrequests started under this (main) request, against MAX_SUBREQUESTS. */
+  subrequests = 0;
+  /** For a subrequest: called once it is finalized (set by startSubrequest). */
+  onSubrequestDone: (() => void) | undefined;
+  /** For a subrequest with captureBody: the body it produced (up to the bound), and whether more was dropped. */
+  subrequestBody: Buffer | undefined;
+  subrequestTruncated = false;
 
   constructor(conn: ConnectionInfo, http: HttpRuntime, sink: ResponseSink, head: ParsedHead, srv: CoreSrvConf) {
     this.conn = conn;
@@ -136,6 +177,8 @@ export class HttpRequest {
     this.parent = undefined;
     this.srv = srv;
     this.loc = srv.loc;
+    this.remoteAddress = conn.remoteAddress;
+    this.remotePort = conn.remotePort;
     this.serverCaptures = undefined;
     this.captures = undefined;
     this.method = head.method;
@@ -188,6 +231,11 @@ export class HttpRequest {
     this.#headerMap = undefined;
   }
 
+  /** onCleanup registers a function run once when the main request is over (after logging). */
+  onCleanup(fn: () => void): void {
+    (this.main.cleanups ??= []).push(fn);
+  }
+
   /** addHeader appends a response header (flat list). */
   addHeader(name: string, value: string): void {
     this.out.headers.push(name, value);
@@ -225,6 +273,15 @@ export class HttpRequest {
     this.sendHeader();
     this.send(this.headerOnly ? null : body, true);
     return 0;
+  }
+
+  /**
+   * subrequest runs `uri?args` as a child request whose response stays in memory; `done` gets the child when it
+   * is finalized (its `out.status`, `out.headers`, and `subrequestBody` if captured). Returns false when the
+   * request tree already has MAX_SUBREQUESTS subrequests.
+   */
+  subrequest(uri: string, args: string, opts: import('./subrequest.ts').SubrequestOptions, done: (sr: HttpRequest) => void): boolean {
+    return this.http.subrequest(this, uri, args, opts, done) !== undefined;
   }
 
   /** finalize ends the request with a handler's return code (ngx_http_finalize_request). */

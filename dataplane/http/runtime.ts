@@ -3,12 +3,14 @@
  * checkers), filter chains, finalization, special responses, error_page and internal redirects.
  */
 import type { Cycle } from '../core/cycle.ts';
+import type { ErrorLog } from '../core/log.ts';
 import type { CoreLocConf, CoreMainConf } from './core-conf.ts';
 import { findLocation, FOUND_EXACT, REDIRECT, type LocationSearch } from './locations.ts';
 import type { HttpRequest } from './request.ts';
 import { CLOSE_AFTER, errorPageBody } from './special.ts';
 import { AGAIN, DECLINED, DONE, ERROR, OK, PHASE, type BodyFilter, type HeaderFilter, type PhaseHandler } from './types.ts';
 import { VERSION } from '../core/version.ts';
+import { startSubrequest, type SubrequestOptions } from './subrequest.ts';
 
 type Checker = (rt: HttpRuntime, r: HttpRequest, step: Step) => boolean;
 
@@ -46,14 +48,18 @@ export class HttpRuntime {
     };
   }
 
+  /** log returns the error log for a request: its location's `error_log` if it has one, else the cycle's. */
+  log(r: HttpRequest): ErrorLog | undefined {
+    return r.loc.errorLog ?? this.cycle.log;
+  }
+
   /** buildPhaseEngine lays out the steps from the handlers modules registered per phase. */
   buildPhaseEngine(phases: PhaseHandler[][]): void {
     const s = this.steps;
-    // Within a phase, handlers run in reverse order of registration, as nginx lays them out (so the index
-    // module, listed after static, looks at a directory URI first).
+    // Within a phase, handlers run in the order their modules are listed in dataplane/modules.ts.
     const add = (phase: number, checker: Checker) => {
       const start = s.length;
-      for (const h of (phases[phase] ?? []).toReversed()) s.push({ checker, handler: h, next: 0 });
+      for (const h of phases[phase] ?? []) s.push({ checker, handler: h, next: 0 });
       return start;
     };
     const fix = (from: number) => {
@@ -73,7 +79,7 @@ export class HttpRuntime {
     i = add(PHASE.PREACCESS, genericChecker);
     fix(i);
     const accessStart = s.length;
-    for (const h of (phases[PHASE.ACCESS] ?? []).toReversed()) s.push({ checker: accessChecker, handler: h, next: 0 });
+    for (const h of phases[PHASE.ACCESS] ?? []) s.push({ checker: accessChecker, handler: h, next: 0 });
     if (s.length > accessStart) {
       s.push({ checker: postAccessChecker, handler: undefined, next: 0 });
       for (let k = accessStart; k < s.length; k++) s[k]!.next = s.length;
@@ -127,12 +133,24 @@ export class HttpRuntime {
     this.done(r);
   }
 
-  /** done runs the log phase and hands the connection back (keep-alive or close). */
+  /** subrequest starts a child request of `r` (see subrequest.ts). */
+  subrequest(r: HttpRequest, uri: string, args: string, opts: SubrequestOptions, done: (sr: HttpRequest) => void): HttpRequest | undefined {
+    const sr = startSubrequest(r, uri, args, opts, done);
+    if (!sr) this.log(r)?.log('error', `*${r.conn.id} subrequests cycle while processing "${uri}"`);
+    return sr;
+  }
+
+  /** done runs the log phase and hands the connection back (keep-alive or close); a subrequest reports to its parent. */
   done(r: HttpRequest): void {
     if (r.finalized) return;
     r.finalized = true;
-    if (r !== r.main) return;
+    if (r !== r.main) {
+      r.responseDone = true;
+      r.onSubrequestDone?.();
+      return;
+    }
     for (const h of this.logHandlers) h(r);
+    if (r.cleanups) runCleanups(r);
     r.conn.requestDone(r);
   }
 
@@ -140,9 +158,16 @@ export class HttpRuntime {
   terminate(r: HttpRequest, status: number): void {
     if (r.finalized) return;
     if (!r.headerSent) r.out.status = status;
+    if (r !== r.main) {
+      // A failed subrequest ends itself; its parent decides what that means for the client.
+      if (r.headerSent) r.out.status = status >= 400 ? status : 500;
+      this.done(r);
+      return;
+    }
     r.keepalive = false;
     r.finalized = true;
     for (const h of this.logHandlers) h(r);
+    if (r.cleanups) runCleanups(r);
     r.conn.abort(r);
   }
 
@@ -248,7 +273,7 @@ export class HttpRuntime {
   /** internalRedirect restarts the request at server-rewrite with a new URI (ngx_http_internal_redirect). */
   internalRedirect(r: HttpRequest, uri: string, args: string): void {
     if (--r.uriChanges === 0) {
-      this.cycle.log?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while internally redirecting to "${uri}"`);
+      this.log(r)?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while internally redirecting to "${uri}"`);
       r.errorPage = true;
       this.specialResponse(r, 500);
       return;
@@ -256,6 +281,8 @@ export class HttpRuntime {
     r.uri = uri;
     r.args = args;
     r.internal = true;
+    r.validUnparsedUri = false;
+    r.validLocation = true;
     r.ctx.length = 0;
     r.vars.clear();
     r.loc = r.srv.loc;
@@ -269,7 +296,7 @@ export class HttpRuntime {
   namedLocation(r: HttpRequest, name: string): void {
     const loc = r.srv.loc.tree?.named.get(name);
     if (!loc) {
-      this.cycle.log?.log('error', `*${r.conn.id} could not find named location "@${name}"`);
+      this.log(r)?.log('error', `*${r.conn.id} could not find named location "@${name}"`);
       r.errorPage = true;
       this.specialResponse(r, 500);
       return;
@@ -287,6 +314,12 @@ export class HttpRuntime {
     r.phaseIndex = this.locationRewriteIndex;
     this.runPhases(r);
   }
+}
+
+function runCleanups(r: HttpRequest): void {
+  const list = r.cleanups!;
+  r.cleanups = undefined;
+  for (const fn of list) fn();
 }
 
 function genericChecker(rt: HttpRuntime, r: HttpRequest, step: Step): boolean {
@@ -328,7 +361,7 @@ function findConfigChecker(rt: HttpRuntime, r: HttpRequest): boolean {
   }
   r.contentHandler = clcf.handler;
   if (r.contentLength > 0 && r.contentLength > clcf.clientMaxBodySize! && clcf.clientMaxBodySize !== 0) {
-    rt.cycle.log?.log('error', `*${r.conn.id} client intended to send too large body: ${r.contentLength} bytes`);
+    rt.log(r)?.log('error', `*${r.conn.id} client intended to send too large body: ${r.contentLength} bytes`);
     rt.finalize(r, 413);
     return false;
   }
@@ -348,7 +381,7 @@ function postRewriteChecker(rt: HttpRuntime, r: HttpRequest, step: Step): boolea
     return true;
   }
   if (--r.uriChanges === 0) {
-    rt.cycle.log?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while processing "${r.uri}"`);
+    rt.log(r)?.log('error', `*${r.conn.id} rewrite or internal redirection cycle while processing "${r.uri}"`);
     rt.finalize(r, 500);
     return false;
   }

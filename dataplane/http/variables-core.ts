@@ -7,6 +7,7 @@ import { VERSION } from '../core/version.ts';
 import type { HttpRequest } from './request.ts';
 import type { VariableDef } from './types.ts';
 import { STATUS_TEXT } from './special.ts';
+import { binaryAddr } from './cidr.ts';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const p2 = (n: number) => String(n).padStart(2, '0');
@@ -39,7 +40,8 @@ function argValue(args: string, name: string): string | undefined {
   return undefined;
 }
 
-function cookieValue(r: HttpRequest, name: string): string | undefined {
+/** cookieValue returns the value of request cookie `name` (case-insensitive name), as $cookie_ does. */
+export function cookieValue(r: HttpRequest, name: string): string | undefined {
   const c = r.header('cookie');
   if (c === undefined) return undefined;
   for (const part of c.split(';')) {
@@ -114,32 +116,6 @@ export function requestFilename(r: HttpRequest): string {
   return mapUriToPath(r, r.uri);
 }
 
-/** binaryAddress packs an IPv4 (4 bytes) or IPv6 (16 bytes) address as a latin1 string, as $binary_remote_addr. */
-export function binaryAddress(addr: string): string {
-  if (!addr.includes(':')) {
-    const parts = addr.split('.');
-    return parts.length === 4 ? String.fromCharCode(...parts.map((p) => Number(p) & 255)) : addr;
-  }
-  const [head, tail] = addr.split('::') as [string, string | undefined];
-  const words = (s: string | undefined) => (s ? s.split(':') : []);
-  let h = words(head);
-  let t = words(tail);
-  const v4 = (list: string[]) => {
-    const last = list[list.length - 1];
-    if (last === undefined || !last.includes('.')) return list;
-    const b = last.split('.').map(Number);
-    return [...list.slice(0, -1), ((b[0]! << 8) | b[1]!).toString(16), ((b[2]! << 8) | b[3]!).toString(16)];
-  };
-  if (tail === undefined) h = v4(h);
-  else t = v4(t);
-  const all = tail === undefined ? h : [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
-  let out = '';
-  for (const w of all) {
-    const n = parseInt(w || '0', 16);
-    out += String.fromCharCode(n >> 8, n & 255);
-  }
-  return out;
-}
 
 function realpathOrUndefined(p: string): string | undefined {
   try {
@@ -165,9 +141,9 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('sent_http_', (r, n) => sentHeader(r, n.slice(10)), { prefix: true, nocache: true }),
   v('host', (r) => r.host || r.srv.serverNames[0]?.name || ''),
   v('hostname', () => os.hostname()),
-  v('remote_addr', (r) => r.conn.remoteAddress),
-  v('binary_remote_addr', (r) => binaryAddress(r.conn.remoteAddress)),
-  v('remote_port', (r) => String(r.conn.remotePort)),
+  v('remote_addr', (r) => r.remoteAddress),
+  v('binary_remote_addr', (r) => binaryAddr(r.remoteAddress)),
+  v('remote_port', (r) => String(r.remotePort)),
   v('server_addr', (r) => r.conn.localAddress),
   v('server_port', (r) => String(r.conn.localPort)),
   v('server_name', (r) => r.srv.serverNames[0]?.name ?? ''),

@@ -52,7 +52,9 @@ export function serializeHead(r: HttpRequest, chunked: boolean): string {
   const o = r.out;
   const status = wireStatus(o.status);
   const text = o.statusText ?? STATUS_TEXT[status] ?? '';
-  let h = `HTTP/1.1 ${status} ${text}\r\n${r.loc.serverTokens ? SERVER_FULL : SERVER_SHORT}Date: ${httpDateNow()}\r\n`;
+  let h = `HTTP/1.1 ${status} ${text}\r\n`;
+  h += o.server === undefined ? (r.loc.serverTokens ? SERVER_FULL : SERVER_SHORT) : `Server: ${o.server}\r\n`;
+  h += `Date: ${o.date ?? httpDateNow()}\r\n`;
   // 204 carries no entity headers (ngx_http_header_filter clears them).
   const entity = status !== 204;
   if (entity && o.contentType !== undefined) {

@@ -21,7 +21,7 @@ function echoBody(r: HttpRequest): number {
   return DONE;
 }
 
-/** echoModule provides `echo_body` and `test_auto_redirect`. */
+/** echoModule provides `echo_body`, `test_response` and `test_auto_redirect`. */
 export const echoModule = defineHttpModule({
   name: 'test_echo_module',
   type: 'http',
@@ -34,6 +34,26 @@ export const echoModule = defineHttpModule({
       set(cf, _d) {
         const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
         clcf.handler = echoBody;
+      },
+    },
+    {
+      // Stands in for a proxied upstream's response: `test_response 401 "WWW-Authenticate: Basic" …` answers with
+      // that status and those headers (content handlers' headers reach subrequests, unlike add_header's).
+      name: 'test_response',
+      contexts: CTX.HTTP_LOC,
+      args: ARGS.ONEMORE,
+      conf: 'loc',
+      set(cf, d) {
+        const status = Number(d.args[0]);
+        const headers = d.args.slice(1).flatMap((h) => {
+          const i = h.indexOf(':');
+          return [h.slice(0, i), h.slice(i + 1).trim()];
+        });
+        const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
+        clcf.handler = (r: HttpRequest) => {
+          r.out.headers.push(...headers);
+          return r.respond(status, 'text/plain', Buffer.from(`${status}\n`));
+        };
       },
     },
     {

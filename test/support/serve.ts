@@ -17,11 +17,19 @@ const [prefix, confFile] = process.argv.slice(2) as [string, string];
 try {
   const file = path.resolve(prefix, confFile);
   const cycle = buildCycle({ tree: parseConfFile(file), registry: new Registry([...MODULES, echoModule]), prefix, confFile: file });
-  cycle.runtime = new Runtime(0, new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]));
+  const runtime = new Runtime(0, new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]));
+  cycle.runtime = runtime;
   for (const m of cycle.registry.modules) m.initWorker?.(cycle);
-  const set = new ListenerSet(new ConnectionLimiter(10_000));
+  // Exclusive binds: two test dataplanes on one port must fail loudly, not share it through SO_REUSEPORT.
+  const set = new ListenerSet(new ConnectionLimiter(10_000), false);
   await set.apply(cycle.listening);
-  process.on('SIGTERM', () => process.exit(0));
+  // USR1 reopens the error log and every registered log file, as a worker does.
+  process.on('SIGUSR1', () => runtime.reopen());
+  process.on('SIGTERM', () => {
+    // Flush buffered logs as a worker does when it exits.
+    for (const m of cycle.registry.modules) m.exitWorker?.(cycle);
+    process.exit(0);
+  });
   process.stdout.write('ready\n');
 } catch (err) {
   process.stderr.write(`nginx: [emerg] ${(err as Error).message}\n`);
