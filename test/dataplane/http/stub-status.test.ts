@@ -26,7 +26,7 @@ test('stub_status counts the connections and requests of every worker in one sha
       events {}
       http { server { listen 127.0.0.1:${P}; location / { return 200 ok; } location = /s { stub_status; } } }`,
   });
-  fs.mkdirSync(path.join(prefix, 'logs'));
+  fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   const proc = spawn(path.join(ROOT, 'bin/portico-dataplane'), ['-p', prefix, '-c', 'nginx.conf'], { stdio: 'ignore' });
   try {
     await waitForPort(P, 10_000);
