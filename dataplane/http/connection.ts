@@ -11,7 +11,7 @@ import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
 import { proxyInfoOf } from './proxy-protocol.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
-import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
+import { addrConfOf, type HttpAddrConf, type HttpListenCtx } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
@@ -38,8 +38,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly startTime = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
+  #localAddress: string | undefined;
+  #localPort = -1;
   readonly tls: import('node:tls').TLSSocket | undefined;
   requests = 0;
   proxyProtocol: ProxyProtocolInfo | undefined;
@@ -81,8 +81,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.tls = tls;
     this.remoteAddress = stripV4Mapped(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
-    this.localAddress = stripV4Mapped(socket.localAddress ?? '');
-    this.localPort = socket.localPort ?? 0;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#onClose());
@@ -111,8 +109,20 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#statState = state;
   }
 
+  /** localAddress is read on first use: most connections never need it, and it costs a system call. */
+  get localAddress(): string {
+    return (this.#localAddress ??= stripV4Mapped(this.socket.localAddress ?? ''));
+  }
+
+  get localPort(): number {
+    if (this.#localPort < 0) this.#localPort = this.socket.localPort ?? 0;
+    return this.#localPort;
+  }
+
   #addr(): HttpAddrConf {
-    return addrConfOf(this.slot, this.localAddress);
+    // Only a wildcard socket that also serves specific addresses needs the local address (a getsockname).
+    const ctx = this.slot.current.ctx as HttpListenCtx;
+    return ctx.byAddr ? addrConfOf(this.slot, this.localAddress) : ctx.fallback;
   }
 
   #arm(ms: number): void {
