@@ -8,7 +8,7 @@ import type net from 'node:net';
 import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
+import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
 import { proxyInfoOf } from './proxy-protocol.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
 import { addrConfOf, type HttpAddrConf, type HttpListenCtx } from './listen-ctx.ts';
@@ -162,8 +162,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       if (this.#buf !== undefined && this.#buf.length > 0) {
         const addr = this.#addr();
         addr.runtime.cycle.log?.log('info', `*${this.id} client timed out while reading client request headers, client: ${this.remoteAddress}`);
+        const rr = this.#placeholder(addr, this.#buf);
         this.#buf = undefined;
-        const rr = this.#placeholder(addr);
         addr.runtime.terminate(rr, 408);
         return;
       }
@@ -217,8 +217,9 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         }
         if ('status' in res) {
           addr.runtime.cycle.log?.log('info', `*${this.id} ${res.reason} while reading client request headers, client: ${this.remoteAddress}`);
+          const seen = this.#buf;
           this.#buf = undefined;
-          this.#rejectHead(addr, res.status);
+          this.#rejectHead(addr, res.status, seen);
           return;
         }
         this.#buf = res.length < this.#buf.length ? this.#buf.subarray(res.length) : undefined;
@@ -257,21 +258,22 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   /** A request for a head that was never parsed (refused, or timed out): the default server answers and logs it. */
-  #placeholder(addr: HttpAddrConf): HttpRequest {
+  #placeholder(addr: HttpAddrConf, seen: Buffer | undefined): HttpRequest {
     const head: ParsedHead = {
-      method: 'GET', unparsedUri: '', uri: '/', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
+      method: 'GET', unparsedUri: '', uri: '', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
       headers: [], host: undefined, contentLength: -1, chunked: false, connection: 'close', expect: undefined, length: 0,
     };
     const r = new HttpRequest(this, addr.runtime, this, head, addr.defaultSrv);
     r.method = '';
     r.keepalive = false;
+    if (seen !== undefined) describeSeen(r, seen, addr.limits.mergeSlashes);
     this.#req = r;
     return r;
   }
 
   /** A head we refused: answer with nginx's page for the status, then close. */
-  #rejectHead(addr: HttpAddrConf, status: number): void {
-    const r = this.#placeholder(addr);
+  #rejectHead(addr: HttpAddrConf, status: number, seen: Buffer | undefined): void {
+    const r = this.#placeholder(addr, seen);
     this.#state = BUSY;
     this.#bodyDone = true;
     this.#head = undefined;
@@ -577,6 +579,36 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 }
 
 /** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
+/**
+ * describeSeen fills a refused or timed-out request with what its first line showed, so the log says what
+ * nginx's would: a complete request line gives the method, target and version; a partial one is $request only.
+ */
+function describeSeen(r: HttpRequest, seen: Buffer, mergeSlashes: boolean): void {
+  let start = 0;
+  while (start < seen.length && (seen[start] === 13 || seen[start] === 10)) start++;
+  const nl = seen.indexOf(10, start);
+  const line = seen.toString('latin1', start, nl < 0 ? Math.min(seen.length, start + 8192) : nl).replace(/\r$/, '');
+  const m = nl < 0 ? null : /^([A-Z_-]+) +(\S+)(?: +HTTP\/(\d{1,3})\.(\d{1,3}))? *$/.exec(line);
+  if (!m) {
+    r.requestLine = line;
+    return;
+  }
+  r.method = m[1]!;
+  if (m[3] !== undefined) {
+    r.httpMajor = Number(m[3]);
+    r.httpMinor = Number(m[4]);
+  }
+  r.requestLine = line.trimEnd();
+  const split = m[2]!.startsWith('/') ? splitTarget(m[2]!, mergeSlashes) : undefined;
+  // A target that does not parse leaves $request_uri unknown and $uri empty, as in nginx's log.
+  if (split) {
+    r.unparsedUri = m[2]!;
+    r.uri = split.uri;
+    r.args = split.args;
+  }
+}
+
+/** stripV4Mapped turns an IPv4-mapped IPv6 address (::ffff:1.2.3.4) back into IPv4. */
 export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

@@ -135,6 +135,8 @@ export class HttpRequest {
   responseDone = false;
   finalized = false;
   headerOnly = false;
+  /** The request line as received, when it could not be parsed in full (refused or timed-out heads). */
+  requestLine: string | undefined;
   /** Set when discarding the body found it malformed before the response started (400/413): answer with it. */
   discardError = 0;
   /** The page a header filter substituted for the handler's body (see HttpRuntime.filterFinalize). */

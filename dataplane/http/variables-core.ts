@@ -129,9 +129,10 @@ const v = (name: string, get: VariableDef['get'], extra: Partial<VariableDef> = 
 
 /** CORE_VARIABLES are declared by the HTTP core module. */
 export const CORE_VARIABLES: VariableDef[] = [
-  v('uri', (r) => r.uri, { nocache: true }),
+  // Unknown ("-" in logs) for a head whose request line never completed.
+  v('uri', (r) => (r.method === '' && r.requestLine !== undefined ? undefined : r.uri), { nocache: true }),
   v('document_uri', (r) => r.uri, { nocache: true }),
-  v('request_uri', (r) => r.unparsedUri),
+  v('request_uri', (r) => r.unparsedUri || undefined),
   v('args', (r) => r.args, { nocache: true, set: (r, _n, val) => void (r.args = val) }),
   v('query_string', (r) => r.args, { nocache: true }),
   v('is_args', (r) => (r.args ? '?' : ''), { nocache: true }),
@@ -150,8 +151,8 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('server_protocol', (r) => r.protocol),
   v('scheme', (r) => (r.conn.tls ? 'https' : 'http')),
   v('https', (r) => (r.conn.tls ? 'on' : '')),
-  v('request_method', (r) => r.method, { nocache: true }),
-  v('request', (r) => `${r.method} ${r.unparsedUri} ${r.protocol}`),
+  v('request_method', (r) => r.method || undefined, { nocache: true }),
+  v('request', (r) => r.requestLine ?? `${r.method} ${r.unparsedUri} ${r.protocol}`),
   v('status', (r) => (r.out.status ? String(r.out.status).padStart(3, '0') : '000'), { nocache: true }),
   v('status_text', (r) => STATUS_TEXT[r.out.status] ?? '', { nocache: true }),
   v('body_bytes_sent', (r) => String(r.bodyBytesSent), { nocache: true }),

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
 import { rawExchange, statuses } from '../../support/raw.ts';
@@ -242,5 +244,42 @@ describe('Expect: 100-continue answered without reading the body; keepalive_time
     assert.deepEqual(statuses(res.data), [200]);
     assert.match(res.data, /Connection: close\r\n/);
     assert.equal(res.closed, true);
+  });
+});
+
+describe('timeouts in the access log', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(`http {
+      log_format st '$status $request_method|$request|$request_uri|$uri';
+      access_log logs/st.log st;
+      client_header_timeout 300ms; client_body_timeout 300ms;
+      server { listen 127.0.0.1:${PORT + 4}; location /echo { echo_body; } location / { return 200 ok; } }
+    }`);
+  });
+  after(() => dp.stop());
+
+  test('heads that never complete, a body that stalls and refused heads are logged as nginx logs them', async () => {
+    const head = await rawExchange(PORT + 4, 'GET / HTTP/1.1\r\nHost: a\r\n', { waitMs: 2000 });
+    assert.equal(head.closed, true);
+    await rawExchange(PORT + 4, 'GET /pa', { waitMs: 2000 });
+    await rawExchange(PORT + 4, 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n');
+    await rawExchange(PORT + 4, 'GET /x%zz HTTP/1.1\r\nHost: a\r\n\r\n');
+    const body = await rawExchange(PORT + 4, 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc', { waitMs: 2000 });
+    assert.equal(body.closed, true);
+    const deadline = Date.now() + 2000;
+    let log = '';
+    while (Date.now() < deadline && log.split('\n').length < 6) {
+      log = fs.existsSync(path.join(dp.prefix, 'logs/st.log')) ? fs.readFileSync(path.join(dp.prefix, 'logs/st.log'), 'utf8') : '';
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The same lines nginx 1.22 writes for these exchanges (checked against a reference nginx).
+    assert.deepEqual(log.trim().split('\n'), [
+      '408 GET|GET / HTTP/1.1|/|/',
+      '408 -|GET /pa|-|-',
+      '400 GET|GET / HTTP/1.1|/|/',
+      '400 GET|GET /x%zz HTTP/1.1|-|',
+      '408 POST|POST /echo HTTP/1.1|/echo|/echo',
+    ]);
   });
 });
