@@ -9,6 +9,7 @@ import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
+import { httpCharsetFilterModule } from './http/modules/charset.ts';
 import { httpAutoindexModule } from './http/modules/autoindex.ts';
 import { httpEmptyGifModule } from './http/modules/empty-gif.ts';
 import { httpGzipFilterModule } from './http/modules/gzip.ts';
@@ -70,9 +71,10 @@ export const MODULES: readonly Module[] = [
   httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,
-  // filters, in nginx's order: range (header side), gzip, headers (add_header, expires), not_modified
+  // filters, in nginx's order: range (header side), gzip, charset, headers (add_header, expires), not_modified
   httpRangeFilterModule,
   httpGzipFilterModule,
+  httpCharsetFilterModule,
   httpHeadersFilterModule,
   httpNotModifiedFilterModule,
 ];

@@ -303,3 +303,40 @@ describe('static content and filters', () => {
     assert.match(after2.text, /Writing: [1-9]/);
   });
 });
+
+describe('charset', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(
+      `http { types { text/html html; text/plain txt; image/png png; } server { listen 127.0.0.1:${P + 1}; charset utf-8;
+        location / { }
+        location /latin/ { alias html/; charset iso-8859-1; override_charset on; }
+        location /off/ { alias html/; charset off; }
+        location /ret { return 200 "x"; }
+      } }`,
+      { 'html/a.txt': 'a', 'html/p.png': 'p', 'html/i.html': 'i' },
+    );
+  });
+  after(() => dp.stop());
+
+  const type = async (p: string) => {
+    const res = await request(`http://127.0.0.1:${P + 1}${p}`);
+    await res.body.dump();
+    return res.headers['content-type'];
+  };
+  test('charset is added to charset_types only, overridden with override_charset, and off turns it off', async () => {
+    assert.equal(await type('/a.txt'), 'text/plain; charset=utf-8');
+    assert.equal(await type('/i.html'), 'text/html; charset=utf-8');
+    assert.equal(await type('/p.png'), 'image/png');
+    assert.equal(await type('/latin/a.txt'), 'text/plain; charset=iso-8859-1');
+    assert.equal(await type('/off/a.txt'), 'text/plain');
+    assert.equal(await type('/missing'), 'text/html; charset=utf-8');
+  });
+
+  test('a source_charset other than charset needs a charset_map, which is not supported', async () => {
+    await assert.rejects(
+      startDataplane(`http { server { listen 127.0.0.1:${P + 2}; charset utf-8; source_charset koi8-r; } }`),
+      /no "charset_map" between the charsets "koi8-r" and "utf-8"/,
+    );
+  });
+});
