@@ -34,6 +34,8 @@ export interface ParsedHead {
   expect: string | undefined;
   /** Bytes the head occupied, including the blank line. */
   length: number;
+  /** The request line as received, when $request cannot be rebuilt from the parts (absolute-form targets). */
+  requestLine?: string;
 }
 
 /** HeadError is a refused head: the status to answer with, and why (for the error log). */
@@ -198,7 +200,9 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
   } else if (httpMinor >= 1) {
     return { status: 400, reason: 'client sent HTTP/1.1 request without "Host" header' };
   }
-  return { method, unparsedUri: target, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
+  // $request_uri of an absolute-form target is its path and query, as nginx keeps it.
+  const requestLine = targetHost === undefined ? undefined : `${method} ${target} ${version}`;
+  return { requestLine, method, unparsedUri: targetHost === undefined ? target : pathAndQuery, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
 }
 
 /** splitTarget turns an origin-form target (`/a/../b?x=1#f`) into the normalised URI and the args. */

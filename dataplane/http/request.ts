@@ -196,6 +196,7 @@ export class HttpRequest {
     this.keepalive = head.httpMinor >= 1 ? !hasToken(head.connection, 'close') : hasToken(head.connection, 'keep-alive');
     this.expectContinue = head.httpMinor >= 1 && head.expect !== undefined && head.expect.toLowerCase() === '100-continue';
     this.requestLength = head.length;
+    this.requestLine = head.requestLine;
     this.headerOnly = head.method === 'HEAD';
     this.startTime = Date.now();
     this.startHr = process.hrtime.bigint();

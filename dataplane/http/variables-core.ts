@@ -88,11 +88,17 @@ export function namedCaptureVariable(name: string): VariableDef {
 export function documentRoot(r: HttpRequest): string {
   const clcf = r.loc;
   const root = clcf.root ?? clcf.alias ?? 'html';
-  if (root.includes('$')) return path.resolve(r.http.cycle.prefix, r.http.expand(r, root));
+  if (root.includes('$')) return resolveRoot(r.http.cycle.prefix, r.http.expand(r, root));
   // A constant root resolves the same way for every request of this location.
   let resolved = ROOTS.get(clcf);
-  if (resolved === undefined) ROOTS.set(clcf, (resolved = path.resolve(r.http.cycle.prefix, root)));
+  if (resolved === undefined) ROOTS.set(clcf, (resolved = resolveRoot(r.http.cycle.prefix, root)));
   return resolved;
+}
+
+/** resolveRoot resolves against the prefix but keeps a trailing slash, as nginx's $document_root shows it. */
+function resolveRoot(prefix: string, root: string): string {
+  const p = path.resolve(prefix, root);
+  return root.endsWith('/') && !p.endsWith('/') ? p + '/' : p;
 }
 
 const ROOTS = new WeakMap<object, string>();

@@ -79,7 +79,12 @@ function returnDirective(cf: ConfCtx, d: ConfDirective, conf: RewriteLocConf): s
   }
   const t = text;
   const constant = t.constant !== undefined ? Buffer.from(t.constant) : undefined;
-  addStep(conf, (r) => sendText(r, code, constant ?? Buffer.from(evaluate(r, t))));
+  addStep(conf, (r) => {
+    if (constant) return sendText(r, code, constant);
+    // $status in the text reads the status being returned, as in nginx.
+    r.out.status = code;
+    return sendText(r, code, Buffer.from(evaluate(r, t)));
+  });
 }
 
 /** escapeArgs percent-encodes a capture copied into the query part, as nginx's NGX_ESCAPE_ARGS. */
