@@ -333,6 +333,10 @@ describe('charset', () => {
     assert.equal(await type('/missing'), 'text/html; charset=utf-8');
   });
 
+  test('gzip_comp_level outside 1..9 is refused at its line', async () => {
+    await assert.rejects(startDataplane(`http { gzip_comp_level 10; server { listen 127.0.0.1:${P + 2}; } }`), /value must be between 1 and 9 in .*nginx\.conf:\d+/);
+  });
+
   test('a source_charset other than charset needs a charset_map, which is not supported', async () => {
     await assert.rejects(
       startDataplane(`http { server { listen 127.0.0.1:${P + 2}; charset utf-8; source_charset koi8-r; } }`),
