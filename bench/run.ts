@@ -31,8 +31,8 @@ interface Result {
   errors: number;
 }
 
-function wrk(url: string, seconds: string): Result {
-  const out = execFileSync('wrk', ['-t', opt.threads!, '-c', opt.connections!, '-d', `${seconds}s`, '--latency', url], { encoding: 'utf8' });
+function wrk(url: string, seconds: string, extra: string[] = []): Result {
+  const out = execFileSync('wrk', ['-t', opt.threads!, '-c', opt.connections!, '-d', `${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
   const scale = { us: 0.001, ms: 1, s: 1000 } as const;
@@ -58,8 +58,8 @@ for (const s of SCENARIOS) {
     const child = await t.start(s, p, path.join(ROOT, '.bench', `${t.name.replace(/\W/g, '-')}-${p}`));
     try {
       const url = `http://127.0.0.1:${p}${s.path}`;
-      wrk(url, opt.warmup!);
-      const r = wrk(url, opt.duration!);
+      wrk(url, opt.warmup!, s.wrk);
+      const r = wrk(url, opt.duration!, s.wrk);
       results.set(t.name, r);
       rows.push([s.name, t.name, r.rps.toFixed(0), `${r.p99ms.toFixed(2)} ms`, String(r.errors)]);
     } finally {

@@ -26,7 +26,7 @@ error_log logs/error.log;
 events { worker_connections 4096; }
 http {
     ${extraHttp}
-    ${s.http ?? ''}
+    ${(s.http ?? '').replaceAll('127.0.0.1:PORT', `127.0.0.1:${port}`)}
     server {
         listen 127.0.0.1:${port};
         ${server}
@@ -35,10 +35,14 @@ http {
 `;
 }
 
-function prepare(dir: string, conf: string): void {
+function prepare(dir: string, conf: string, files: Record<string, string | Buffer> = {}): void {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const sub of ['conf', 'logs', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
   fs.writeFileSync(path.join(dir, 'conf/nginx.conf'), conf);
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
 }
 
 /** NGINX_TEMP points nginx's temp paths into the prefix (Debian's defaults live under /var/lib/nginx). */
@@ -49,14 +53,14 @@ export const TARGETS: Target[] = [
     name: 'portico',
     async start(s, port, dir) {
       // Same logging as nginx below: the access log is a scenario of its own, not a hidden cost here.
-      prepare(dir, confText(s, port, s.server, 1, 'access_log off;'));
+      prepare(dir, confText(s, port, s.server, 1, 'access_log off;'), s.files);
       return launch(path.join(ROOT, 'bin/portico-dataplane'), ['-p', dir], port);
     },
   },
   {
     name: 'nginx',
     async start(s, port, dir) {
-      prepare(dir, confText(s, port, s.nginx ?? s.server, 1, `access_log off; ${NGINX_TEMP}`));
+      prepare(dir, confText(s, port, s.nginx ?? s.server, 1, `access_log off; ${NGINX_TEMP}`), s.files);
       return launch('nginx', ['-p', `${dir}/`, '-c', 'conf/nginx.conf', '-e', 'logs/error.log'], port);
     },
   },
@@ -64,7 +68,7 @@ export const TARGETS: Target[] = [
     name: 'node:http',
     async start(s, port) {
       if (s.nodeBody === undefined) throw new Error('no node:http baseline for this scenario');
-      return launch(NODE, [path.join(ROOT, 'bench/node-server.ts'), String(port), s.nodeBody], port);
+      return launch(NODE, [path.join(ROOT, 'bench/node-server.ts'), String(port), String(s.nodeBody)], port);
     },
   },
 ];

@@ -9,6 +9,7 @@ import { Registry } from './core/registry.ts';
 import { eventCoreModule, eventsModule } from './event/events-module.ts';
 import { httpCoreModule } from './http/core-module.ts';
 import { httpModule } from './http/http-module.ts';
+import { httpCharsetFilterModule } from './http/modules/charset.ts';
 import { httpAutoindexModule } from './http/modules/autoindex.ts';
 import { httpEmptyGifModule } from './http/modules/empty-gif.ts';
 import { httpGzipFilterModule } from './http/modules/gzip.ts';
@@ -57,10 +58,10 @@ export const MODULES: readonly Module[] = [
   httpCoreModule,
   httpSslModule,
   httpV2Module,
-  // content-phase handlers run in reverse order of listing (index, then autoindex, then static), as in nginx
-  httpStaticModule,
-  httpAutoindexModule,
+  // content-phase handlers run in list order: index, then autoindex, then static (nginx's run order)
   httpIndexModule,
+  httpAutoindexModule,
+  httpStaticModule,
   httpTryFilesModule,
   httpMapModule,
   httpSplitClientsModule,
@@ -80,9 +81,10 @@ export const MODULES: readonly Module[] = [
   httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,
-  // filters, in nginx's order: range (header side), gzip, headers (add_header, expires), not_modified
+  // filters, in nginx's order: range (header side), gzip, charset, headers (add_header, expires), not_modified
   httpRangeFilterModule,
   httpGzipFilterModule,
+  httpCharsetFilterModule,
   httpHeadersFilterModule,
   httpNotModifiedFilterModule,
   // mail, in nginx's order

@@ -8,10 +8,10 @@ import type net from 'node:net';
 import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { parseHead, type HeadLimits, type ParsedHead } from './parser.ts';
+import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
 import { proxyInfoOf } from './proxy-protocol.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
-import { addrConfOf, type HttpAddrConf } from './listen-ctx.ts';
+import { addrConfOf, type HttpAddrConf, type HttpListenCtx } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
 import { serializeHead } from './write.ts';
 
@@ -38,8 +38,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly startTime = Date.now();
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
+  #localAddress: string | undefined;
+  #localPort = -1;
   readonly tls: import('node:tls').TLSSocket | undefined;
   requests = 0;
   proxyProtocol: ProxyProtocolInfo | undefined;
@@ -47,7 +47,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #state = HEAD;
   #buf: Buffer | undefined;
   #req: HttpRequest | undefined;
+  /** One timer per connection, re-armed with refresh() when the duration repeats (most of the time). */
   #timer: NodeJS.Timeout | undefined;
+  #timerMs = 0;
+  #timerActive = false;
+  readonly #fire = () => this.#onTimeout();
   #parsing = false;
   #paused = false;
   // Request body state.
@@ -77,8 +81,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.tls = tls;
     this.remoteAddress = stripV4Mapped(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
-    this.localAddress = stripV4Mapped(socket.localAddress ?? '');
-    this.localPort = socket.localPort ?? 0;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#onClose());
@@ -107,22 +109,48 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.#statState = state;
   }
 
+  /** localAddress is read on first use: most connections never need it, and it costs a system call. */
+  get localAddress(): string {
+    return (this.#localAddress ??= stripV4Mapped(this.socket.localAddress ?? ''));
+  }
+
+  get localPort(): number {
+    if (this.#localPort < 0) this.#localPort = this.socket.localPort ?? 0;
+    return this.#localPort;
+  }
+
   #addr(): HttpAddrConf {
-    return addrConfOf(this.slot, this.localAddress);
+    // Only a wildcard socket that also serves specific addresses needs the local address (a getsockname).
+    const ctx = this.slot.current.ctx as HttpListenCtx;
+    return ctx.byAddr ? addrConfOf(this.slot, this.localAddress) : ctx.fallback;
   }
 
   #arm(ms: number): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = ms > 0 ? setTimeout(() => this.#onTimeout(), ms) : undefined;
+    if (ms <= 0) return this.#disarm();
+    this.#timerActive = true;
+    if (this.#timer !== undefined && this.#timerMs === ms) {
+      this.#timer.refresh();
+      return;
+    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerMs = ms;
+    this.#timer = setTimeout(this.#fire, ms);
   }
 
+  /** #disarm is lazy: a pending timer that fires while disarmed is ignored; #close clears it for real. */
   #disarm(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerActive = false;
+  }
+
+  #clearTimer(): void {
+    this.#timerActive = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
   #onTimeout(): void {
-    this.#timer = undefined;
+    if (!this.#timerActive) return;
+    this.#timerActive = false;
     const r = this.#req;
     if (this.#state === CLOSED) {
       // The lingering close ran out of patience.
@@ -134,8 +162,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       if (this.#buf !== undefined && this.#buf.length > 0) {
         const addr = this.#addr();
         addr.runtime.cycle.log?.log('info', `*${this.id} client timed out while reading client request headers, client: ${this.remoteAddress}`);
+        const rr = this.#placeholder(addr, this.#buf);
         this.#buf = undefined;
-        const rr = this.#placeholder(addr);
         addr.runtime.terminate(rr, 408);
         return;
       }
@@ -184,13 +212,14 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
         if (res === undefined) {
-          if (this.#timer === undefined) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          if (!this.#timerActive) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
           return;
         }
         if ('status' in res) {
           addr.runtime.cycle.log?.log('info', `*${this.id} ${res.reason} while reading client request headers, client: ${this.remoteAddress}`);
+          const seen = this.#buf;
           this.#buf = undefined;
-          this.#rejectHead(addr, res.status);
+          this.#rejectHead(addr, res.status, seen);
           return;
         }
         this.#buf = res.length < this.#buf.length ? this.#buf.subarray(res.length) : undefined;
@@ -229,21 +258,22 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   /** A request for a head that was never parsed (refused, or timed out): the default server answers and logs it. */
-  #placeholder(addr: HttpAddrConf): HttpRequest {
+  #placeholder(addr: HttpAddrConf, seen: Buffer | undefined): HttpRequest {
     const head: ParsedHead = {
-      method: 'GET', unparsedUri: '', uri: '/', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
+      method: 'GET', unparsedUri: '', uri: '', args: '', targetHost: undefined, httpMajor: 1, httpMinor: 1,
       headers: [], host: undefined, contentLength: -1, chunked: false, connection: 'close', expect: undefined, length: 0,
     };
     const r = new HttpRequest(this, addr.runtime, this, head, addr.defaultSrv);
     r.method = '';
     r.keepalive = false;
+    if (seen !== undefined) describeSeen(r, seen, addr.limits.mergeSlashes);
     this.#req = r;
     return r;
   }
 
   /** A head we refused: answer with nginx's page for the status, then close. */
-  #rejectHead(addr: HttpAddrConf, status: number): void {
-    const r = this.#placeholder(addr);
+  #rejectHead(addr: HttpAddrConf, status: number, seen: Buffer | undefined): void {
+    const r = this.#placeholder(addr, seen);
     this.#state = BUSY;
     this.#bodyDone = true;
     this.#head = undefined;
@@ -337,7 +367,11 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     r.keepalive = false;
     this.#closeAfter = true;
     if (this.#discarding) {
-      this.#close();
+      this.#discarding = false;
+      // Found before the answer went out (the body was already buffered): the handler answers with the error,
+      // as nginx's ngx_http_discard_request_body does; afterwards there is no one to tell, so just close.
+      if (!r.headerSent && !r.finalized) r.discardError = status;
+      else this.#close();
       return;
     }
     reader.onEnd(status);
@@ -507,7 +541,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #close(): void {
     this.#state = CLOSED;
-    this.#disarm();
+    this.#clearTimer();
     this.socket.destroy();
   }
 
@@ -528,7 +562,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #onClose(): void {
-    this.#disarm();
+    this.#clearTimer();
     if (this.#stats) {
       this.#count(0);
       this.#stats.add(STAT.ACTIVE, -1n);
@@ -552,6 +586,36 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 }
 
 /** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
+/**
+ * describeSeen fills a refused or timed-out request with what its first line showed, so the log says what
+ * nginx's would: a complete request line gives the method, target and version; a partial one is $request only.
+ */
+function describeSeen(r: HttpRequest, seen: Buffer, mergeSlashes: boolean): void {
+  let start = 0;
+  while (start < seen.length && (seen[start] === 13 || seen[start] === 10)) start++;
+  const nl = seen.indexOf(10, start);
+  const line = seen.toString('latin1', start, nl < 0 ? Math.min(seen.length, start + 8192) : nl).replace(/\r$/, '');
+  const m = nl < 0 ? null : /^([A-Z_-]+) +(\S+)(?: +HTTP\/(\d{1,3})\.(\d{1,3}))? *$/.exec(line);
+  if (!m) {
+    r.requestLine = line;
+    return;
+  }
+  r.method = m[1]!;
+  if (m[3] !== undefined) {
+    r.httpMajor = Number(m[3]);
+    r.httpMinor = Number(m[4]);
+  }
+  r.requestLine = line.trimEnd();
+  const split = m[2]!.startsWith('/') ? splitTarget(m[2]!, mergeSlashes) : undefined;
+  // A target that does not parse leaves $request_uri unknown and $uri empty, as in nginx's log.
+  if (split) {
+    r.unparsedUri = m[2]!;
+    r.uri = split.uri;
+    r.args = split.args;
+  }
+}
+
+/** stripV4Mapped turns an IPv4-mapped IPv6 address (::ffff:1.2.3.4) back into IPv4. */
 export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }

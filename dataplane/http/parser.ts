@@ -34,6 +34,8 @@ export interface ParsedHead {
   expect: string | undefined;
   /** Bytes the head occupied, including the blank line. */
   length: number;
+  /** The request line as received, when $request cannot be rebuilt from the parts (absolute-form targets). */
+  requestLine?: string;
 }
 
 /** HeadError is a refused head: the status to answer with, and why (for the error log). */
@@ -50,24 +52,21 @@ const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * more bytes are needed (after checking that what is there is still within limits).
  */
 export function parseHead(buf: Buffer, limits: HeadLimits): ParsedHead | HeadError | undefined {
-  let end = buf.indexOf('\r\n\r\n');
+  // Empty lines before the request line are skipped, as nginx does (they count in the head's length).
+  let start = 0;
+  while (start < buf.length && (buf[start] === 13 || buf[start] === 10)) start++;
+  if (start > 0 && start === buf.length) return start > limits.lineMax ? { status: 400, reason: 'client sent invalid request' } : undefined;
+  let end = buf.indexOf('\r\n\r\n', start);
   let headLen = end + 4;
-  if (end < 0) {
-    const lf = buf.indexOf('\n\n');
-    if (lf >= 0) {
-      end = lf;
-      headLen = lf + 2;
-    }
-  } else {
-    const lf = buf.indexOf('\n\n');
-    if (lf >= 0 && lf < end) {
-      end = lf;
-      headLen = lf + 2;
-    }
+  const lf = buf.indexOf('\n\n', start);
+  if (lf >= 0 && (end < 0 || lf < end)) {
+    end = lf;
+    headLen = lf + 2;
   }
-  if (end < 0) return checkPartial(buf, limits);
-  if (headLen > limits.headMax) return tooLarge(buf, limits);
-  const text = buf.toString('latin1', 0, end);
+  const body = start > 0 ? buf.subarray(start) : buf;
+  if (end < 0) return checkPartial(body, limits);
+  if (headLen - start > limits.headMax) return tooLarge(body, limits);
+  const text = buf.toString('latin1', start, end);
   return parseText(text, headLen, limits);
 }
 
@@ -98,14 +97,12 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
   while (li < lines.length && (lines[li] === '' || lines[li] === '\r')) li++;
   const reqLine = stripCr(lines[li++] ?? '');
   if (reqLine.length > limits.lineMax) return { status: 414, reason: 'client sent too long URI' };
-  const sp1 = reqLine.indexOf(' ');
-  const sp2 = reqLine.lastIndexOf(' ');
-  if (sp1 <= 0 || sp2 === sp1) return { status: 400, reason: 'client sent invalid request' };
-  const method = reqLine.slice(0, sp1);
-  const target = reqLine.slice(sp1 + 1, sp2);
-  const version = reqLine.slice(sp2 + 1);
+  // Fields are separated by one or more spaces; trailing spaces are tolerated (nginx's parser does both).
+  const parts = reqLine.split(' ').filter((p) => p !== '');
+  if (parts.length !== 3) return { status: 400, reason: 'client sent invalid request' };
+  const [method, target, version] = parts as [string, string, string];
   if (!METHOD_RE.test(method)) return { status: 400, reason: 'client sent invalid method' };
-  const vm = /^HTTP\/(\d)\.(\d)$/.exec(version);
+  const vm = /^HTTP\/([1-9]\d{0,2})\.(\d{1,3})$/.exec(version);
   if (!vm) return { status: 400, reason: 'client sent invalid request' };
   const httpMajor = Number(vm[1]);
   const httpMinor = Number(vm[2]);
@@ -115,7 +112,7 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
   let pathAndQuery = target;
   let targetHost: string | undefined;
   if (target[0] !== '/') {
-    const m = /^https?:\/\/([^/?#]+)(.*)$/i.exec(target);
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]+)(.*)$/i.exec(target);
     if (!m) return { status: 400, reason: 'client sent invalid request' };
     targetHost = m[1]!.toLowerCase();
     pathAndQuery = m[2] || '/';
@@ -142,8 +139,9 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
     const c0 = line.charCodeAt(0);
     if (c0 === 32 || c0 === 9) return { status: 400, reason: 'client sent invalid header line' };
     const colon = line.indexOf(':');
-    if (colon <= 0) return { status: 400, reason: 'client sent invalid header line' };
-    const name = line.slice(0, colon);
+    // A line without a colon is a header with an empty value, as nginx reads it.
+    if (colon === 0) return { status: 400, reason: 'client sent invalid header line' };
+    const name = colon < 0 ? line : line.slice(0, colon);
     if (!TOKEN_RE.test(name)) {
       if (/[\s\x00-\x1f\x7f]/.test(name) || !limits.ignoreInvalidHeaders) {
         return { status: 400, reason: 'client sent invalid header line' };
@@ -154,7 +152,7 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
       if (!limits.ignoreInvalidHeaders) return { status: 400, reason: 'client sent invalid header line' };
       continue;
     }
-    const value = line.slice(colon + 1).trim();
+    const value = colon < 0 ? '' : line.slice(colon + 1).trim();
     if (/[\x00\r\n]/.test(value)) return { status: 400, reason: 'client sent invalid header line' };
     headers.push(name, value);
     switch (name.length) {
@@ -193,6 +191,7 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
     if (te.toLowerCase() !== 'chunked') return { status: 501, reason: `client sent unknown "Transfer-Encoding": "${te}"` };
     chunked = true;
   }
+  if (host === undefined && httpMinor >= 1) return { status: 400, reason: 'client sent HTTP/1.1 request without "Host" header' };
   if (targetHost !== undefined) host = targetHost;
   if (host !== undefined) {
     const h = validateHost(host);
@@ -201,7 +200,9 @@ function parseText(text: string, length: number, limits: HeadLimits): ParsedHead
   } else if (httpMinor >= 1) {
     return { status: 400, reason: 'client sent HTTP/1.1 request without "Host" header' };
   }
-  return { method, unparsedUri: target, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
+  // $request_uri of an absolute-form target is its path and query, as nginx keeps it.
+  const requestLine = targetHost === undefined ? undefined : `${method} ${target} ${version}`;
+  return { requestLine, method, unparsedUri: targetHost === undefined ? target : pathAndQuery, uri, args, targetHost, httpMajor, httpMinor, headers, host, contentLength, chunked, connection, expect, length };
 }
 
 /** splitTarget turns an origin-form target (`/a/../b?x=1#f`) into the normalised URI and the args. */
@@ -209,11 +210,23 @@ export function splitTarget(target: string, mergeSlashes: boolean): { uri: strin
   const hash = target.indexOf('#');
   if (hash >= 0) target = target.slice(0, hash);
   const q = target.indexOf('?');
-  const decoded = percentDecode(q >= 0 ? target.slice(0, q) : target);
+  let decoded = percentDecode(q >= 0 ? target.slice(0, q) : target);
   if (decoded === undefined) return undefined;
+  // Paths are bytes; valid UTF-8 becomes text so file names and configured (UTF-8) patterns match.
+  if (/[\x80-\xff]/.test(decoded)) decoded = utf8IfValid(decoded);
   const uri = normalizePath(decoded, mergeSlashes);
   if (uri === undefined) return undefined;
   return { uri, args: q >= 0 ? target.slice(q + 1) : '' };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function utf8IfValid(bytes: string): string {
+  try {
+    return UTF8.decode(Buffer.from(bytes, 'latin1'));
+  } catch {
+    return bytes;
+  }
 }
 
 function stripCr(line: string): string {
@@ -223,7 +236,7 @@ function stripCr(line: string): string {
 /** validateHost lowercases a Host value and drops the port and a trailing dot (ngx_http_validate_host). */
 export function validateHost(host: string): string | undefined {
   let h = host.toLowerCase();
-  if (h.length === 0) return '';
+  if (h.length === 0) return undefined;
   if (h[0] === '[') {
     const close = h.indexOf(']');
     if (close < 0) return undefined;
@@ -231,12 +244,11 @@ export function validateHost(host: string): string | undefined {
     if (rest !== '' && !/^:\d*$/.test(rest)) return undefined;
     return h.slice(0, close + 1);
   }
+  // Like ngx_http_validate_host, whatever follows the first colon is the port and is not checked.
   const colon = h.indexOf(':');
-  if (colon >= 0) {
-    if (!/^\d*$/.test(h.slice(colon + 1))) return undefined;
-    h = h.slice(0, colon);
-  }
+  if (colon >= 0) h = h.slice(0, colon);
   if (h.endsWith('.')) h = h.slice(0, -1);
+  if (h.length === 0) return undefined;
   if (h.includes('/') || h.includes('\\') || h.includes('..') || h.startsWith('.') || /[\x00-\x20]/.test(h)) return undefined;
   return h;
 }

@@ -135,6 +135,10 @@ export class HttpRequest {
   responseDone = false;
   finalized = false;
   headerOnly = false;
+  /** The request line as received, when it could not be parsed in full (refused or timed-out heads). */
+  requestLine: string | undefined;
+  /** Set when discarding the body found it malformed before the response started (400/413): answer with it. */
+  discardError = 0;
   /** The page a header filter substituted for the handler's body (see HttpRuntime.filterFinalize). */
   replacement: Buffer | undefined;
   /** The response may be cut into byte ranges (set by handlers of static content; nginx's allow_ranges). */
@@ -192,6 +196,7 @@ export class HttpRequest {
     this.keepalive = head.httpMinor >= 1 ? !hasToken(head.connection, 'close') : hasToken(head.connection, 'keep-alive');
     this.expectContinue = head.httpMinor >= 1 && head.expect !== undefined && head.expect.toLowerCase() === '100-continue';
     this.requestLength = head.length;
+    this.requestLine = head.requestLine;
     this.headerOnly = head.method === 'HEAD';
     this.startTime = Date.now();
     this.startHr = process.hrtime.bigint();

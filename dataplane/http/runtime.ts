@@ -56,11 +56,10 @@ export class HttpRuntime {
   /** buildPhaseEngine lays out the steps from the handlers modules registered per phase. */
   buildPhaseEngine(phases: PhaseHandler[][]): void {
     const s = this.steps;
-    // Within a phase, handlers run in reverse order of registration, as nginx lays them out (so the index
-    // module, listed after static, looks at a directory URI first).
+    // Within a phase, handlers run in the order their modules are listed in dataplane/modules.ts.
     const add = (phase: number, checker: Checker) => {
       const start = s.length;
-      for (const h of (phases[phase] ?? []).toReversed()) s.push({ checker, handler: h, next: 0 });
+      for (const h of phases[phase] ?? []) s.push({ checker, handler: h, next: 0 });
       return start;
     };
     const fix = (from: number) => {
@@ -80,7 +79,7 @@ export class HttpRuntime {
     i = add(PHASE.PREACCESS, genericChecker);
     fix(i);
     const accessStart = s.length;
-    for (const h of (phases[PHASE.ACCESS] ?? []).toReversed()) s.push({ checker: accessChecker, handler: h, next: 0 });
+    for (const h of phases[PHASE.ACCESS] ?? []) s.push({ checker: accessChecker, handler: h, next: 0 });
     if (s.length > accessStart) {
       s.push({ checker: postAccessChecker, handler: undefined, next: 0 });
       for (let k = accessStart; k < s.length; k++) s[k]!.next = s.length;

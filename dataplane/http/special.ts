@@ -14,6 +14,8 @@ export const STATUS_TEXT: Record<number, string> = {
 
 /** Titles of nginx's own error pages where they differ from the status line's text. */
 const PAGE_TITLE: Record<number, string> = {
+  302: '302 Found',
+  401: '401 Authorization Required',
   494: '400 Request Header Or Cookie Too Large',
   495: '400 The SSL certificate error',
   496: '400 No required SSL certificate was sent',

@@ -86,10 +86,22 @@ export function namedCaptureVariable(name: string): VariableDef {
 
 /** documentRoot is the location's root (or alias), variables expanded, resolved against the prefix. */
 export function documentRoot(r: HttpRequest): string {
-  let root = r.loc.root ?? r.loc.alias ?? 'html';
-  if (root.includes('$')) root = r.http.expand(r, root);
-  return path.resolve(r.http.cycle.prefix, root);
+  const clcf = r.loc;
+  const root = clcf.root ?? clcf.alias ?? 'html';
+  if (root.includes('$')) return resolveRoot(r.http.cycle.prefix, r.http.expand(r, root));
+  // A constant root resolves the same way for every request of this location.
+  let resolved = ROOTS.get(clcf);
+  if (resolved === undefined) ROOTS.set(clcf, (resolved = resolveRoot(r.http.cycle.prefix, root)));
+  return resolved;
 }
+
+/** resolveRoot resolves against the prefix but keeps a trailing slash, as nginx's $document_root shows it. */
+function resolveRoot(prefix: string, root: string): string {
+  const p = path.resolve(prefix, root);
+  return root.endsWith('/') && !p.endsWith('/') ? p + '/' : p;
+}
+
+const ROOTS = new WeakMap<object, string>();
 
 /**
  * mapUriToPath maps a URI onto the file system (ngx_http_map_uri_to_path): root + uri; a prefix location's
@@ -123,9 +135,10 @@ const v = (name: string, get: VariableDef['get'], extra: Partial<VariableDef> = 
 
 /** CORE_VARIABLES are declared by the HTTP core module. */
 export const CORE_VARIABLES: VariableDef[] = [
-  v('uri', (r) => r.uri, { nocache: true }),
+  // Unknown ("-" in logs) for a head whose request line never completed.
+  v('uri', (r) => (r.method === '' && r.requestLine !== undefined ? undefined : r.uri), { nocache: true }),
   v('document_uri', (r) => r.uri, { nocache: true }),
-  v('request_uri', (r) => r.unparsedUri),
+  v('request_uri', (r) => r.unparsedUri || undefined),
   v('args', (r) => r.args, { nocache: true, set: (r, _n, val) => void (r.args = val) }),
   v('query_string', (r) => r.args, { nocache: true }),
   v('is_args', (r) => (r.args ? '?' : ''), { nocache: true }),
@@ -144,8 +157,8 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('server_protocol', (r) => r.protocol),
   v('scheme', (r) => (r.conn.tls ? 'https' : 'http')),
   v('https', (r) => (r.conn.tls ? 'on' : '')),
-  v('request_method', (r) => r.method, { nocache: true }),
-  v('request', (r) => `${r.method} ${r.unparsedUri} ${r.protocol}`),
+  v('request_method', (r) => r.method || undefined, { nocache: true }),
+  v('request', (r) => r.requestLine ?? `${r.method} ${r.unparsedUri} ${r.protocol}`),
   v('status', (r) => (r.out.status ? String(r.out.status).padStart(3, '0') : '000'), { nocache: true }),
   v('status_text', (r) => STATUS_TEXT[r.out.status] ?? '', { nocache: true }),
   v('body_bytes_sent', (r) => String(r.bodyBytesSent), { nocache: true }),

@@ -20,6 +20,18 @@ export function httpDateNow(): string {
   return dateText;
 }
 
+let lmTime = -1;
+let lmText = '';
+
+/** httpDate formats a timestamp as an IMF-fixdate, remembering the last one (a file's Last-Modified repeats). */
+export function httpDate(ms: number): string {
+  if (ms !== lmTime) {
+    lmTime = ms;
+    lmText = new Date(ms).toUTCString();
+  }
+  return lmText;
+}
+
 const SERVER_FULL = `Server: ${NAME}/${VERSION}\r\n`;
 const SERVER_SHORT = `Server: ${NAME}\r\n`;
 
@@ -43,11 +55,13 @@ export function serializeHead(r: HttpRequest, chunked: boolean): string {
   let h = `HTTP/1.1 ${status} ${text}\r\n`;
   h += o.server === undefined ? (r.loc.serverTokens ? SERVER_FULL : SERVER_SHORT) : `Server: ${o.server}\r\n`;
   h += `Date: ${o.date ?? httpDateNow()}\r\n`;
-  if (o.contentType !== undefined) {
+  // 204 carries no entity headers (ngx_http_header_filter clears them).
+  const entity = status !== 204;
+  if (entity && o.contentType !== undefined) {
     h += o.charset ? `Content-Type: ${o.contentType}; charset=${o.charset}\r\n` : `Content-Type: ${o.contentType}\r\n`;
   }
-  if (o.contentLength >= 0) h += `Content-Length: ${o.contentLength}\r\n`;
-  if (o.lastModified !== undefined) h += `Last-Modified: ${new Date(o.lastModified).toUTCString()}\r\n`;
+  if (entity && o.contentLength >= 0) h += `Content-Length: ${o.contentLength}\r\n`;
+  if (entity && o.lastModified !== undefined) h += `Last-Modified: ${httpDate(o.lastModified)}\r\n`;
   if (o.location !== undefined) h += `Location: ${absoluteLocation(r, o.location)}\r\n`;
   if (chunked) h += 'Transfer-Encoding: chunked\r\n';
   if (status !== 101) h += r.keepalive ? 'Connection: keep-alive\r\n' : 'Connection: close\r\n';

@@ -38,14 +38,24 @@ function listDate(d: Date, local: boolean): string {
     : `${p2(d.getUTCDate())}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}`;
 }
 
+/** humanSize is nginx's 6-wide scaled size: bytes up to 9999, then K, M, G rounded half up. */
 function humanSize(n: number): string {
-  const units = ['', 'K', 'M', 'G', 'T'];
-  let u = 0;
-  while (n >= 1024 * 10 && u < units.length - 1) {
-    n /= 1024;
-    u++;
+  const scale = (unit: number, c: string) => `${String(Math.floor(n / unit) + (n % unit > unit / 2 - 1 ? 1 : 0)).padStart(6)}${c}`;
+  if (n > 1024 ** 3 - 1) return scale(1024 ** 3, 'G');
+  if (n > 1024 ** 2 - 1) return scale(1024 ** 2, 'M');
+  if (n > 9999) return scale(1024, 'K');
+  return ` ${String(n).padStart(6)}`;
+}
+
+/** escapeHref percent-encodes what cannot stand in an href (nginx's NGX_ESCAPE_HTML set), byte by byte. */
+function escapeHref(name: string): string {
+  let out = '';
+  for (const b of Buffer.from(name)) {
+    out += b <= 0x20 || b >= 0x7f || b === 0x22 || b === 0x23 || b === 0x25 || b === 0x26 || b === 0x27 || b === 0x3c || b === 0x3e || b === 0x3f
+      ? '%' + b.toString(16).toUpperCase().padStart(2, '0')
+      : String.fromCharCode(b);
   }
-  return u === 0 ? String(n) : `${Math.round(n)}${units[u]}`;
+  return out;
 }
 
 function html(r: HttpRequest, conf: AutoindexLocConf, entries: Entry[]): string {
@@ -53,9 +63,11 @@ function html(r: HttpRequest, conf: AutoindexLocConf, entries: Entry[]): string 
   let out = `<html>\r\n<head><title>Index of ${title}</title></head>\r\n<body>\r\n<h1>Index of ${title}</h1><hr><pre><a href="../">../</a>\r\n`;
   for (const e of entries) {
     const name = e.name + (e.dir ? '/' : '');
-    const shown = name.length > 50 ? name.slice(0, 47) + '..>' : name;
-    const size = e.dir ? '-' : conf.exactSize ? String(e.size) : humanSize(e.size);
-    out += `<a href="${escapeHtml(encodeURI(name))}">${escapeHtml(shown)}</a>${' '.repeat(51 - shown.length)}${listDate(e.mtime, conf.localtime!)} ${size.padStart(19)}\r\n`;
+    const shown = [...name].length > 50 ? [...name].slice(0, 47).join('') + '..>' : name;
+    // Padding counts bytes, as nginx's does.
+    const pad = Math.max(1, 51 - Buffer.byteLength(shown));
+    const size = e.dir ? (conf.exactSize ? '-'.padStart(19) : '-'.padStart(7)) : conf.exactSize ? String(e.size).padStart(19) : humanSize(e.size);
+    out += `<a href="${escapeHref(name)}">${escapeHtml(shown)}</a>${' '.repeat(pad)}${listDate(e.mtime, conf.localtime!)} ${size}\r\n`;
   }
   return out + '</pre><hr></body>\r\n</html>\r\n';
 }
@@ -65,7 +77,7 @@ function json(entries: Entry[]): string {
     const base = `{ "name":${JSON.stringify(e.name)}, "type":"${e.dir ? 'directory' : 'file'}", "mtime":"${e.mtime.toUTCString()}"`;
     return e.dir ? `${base} }` : `${base}, "size":${e.size} }`;
   });
-  return `[\n${rows.join(',\n')}\n]\n`;
+  return `[\r\n${rows.join(',\r\n')}${rows.length ? '\r\n' : ''}]`;
 }
 
 function xml(entries: Entry[]): string {
@@ -73,7 +85,7 @@ function xml(entries: Entry[]): string {
     const mtime = e.mtime.toISOString().replace(/\.\d{3}Z$/, 'Z');
     return e.dir ? `<directory mtime="${mtime}">${escapeHtml(e.name)}</directory>` : `<file mtime="${mtime}" size="${e.size}">${escapeHtml(e.name)}</file>`;
   });
-  return `<?xml version="1.0"?>\n<list>\n${rows.join('\n')}${rows.length ? '\n' : ''}</list>\n`;
+  return `<?xml version="1.0"?>\r\n<list>\r\n${rows.map((x) => x + '\r\n').join('')}</list>\r\n`;
 }
 
 function handler(cf: import('../../core/conf.ts').ConfCtx): PhaseHandler {

@@ -152,7 +152,17 @@ export const httpGzipFilterModule: HttpModule<undefined, undefined, GzipLocConf>
   directives: [
     { name: 'gzip', contexts: LOC | CTX.HTTP_LIF, args: ARGS.FLAG, conf: 'loc', set: flagSlot('enable') },
     { name: 'gzip_types', contexts: LOC, args: ARGS.ONEMORE, conf: 'loc', set: typesDirective },
-    { name: 'gzip_comp_level', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: numSlot('level') },
+    {
+      name: 'gzip_comp_level',
+      contexts: LOC,
+      args: ARGS.TAKE1,
+      conf: 'loc',
+      set(cf, d, conf: GzipLocConf) {
+        const rv = numSlot('level')(cf, d, conf);
+        if (rv) return rv;
+        if (conf.level! < 1 || conf.level! > 9) cf.error('value must be between 1 and 9');
+      },
+    },
     { name: 'gzip_min_length', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: sizeSlot('minLength') },
     { name: 'gzip_vary', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('vary') },
     { name: 'gzip_proxied', contexts: LOC, args: ARGS.ONEMORE, conf: 'loc', set: bitmaskSlot('proxied', PROXIED) },
@@ -162,11 +172,10 @@ export const httpGzipFilterModule: HttpModule<undefined, undefined, GzipLocConf>
     { name: 'gzip_buffers', contexts: LOC, args: ARGS.TAKE2, conf: 'loc', set() {} },
   ],
   createLocConf: () => ({}),
-  mergeLocConf(cf, p, c) {
+  mergeLocConf(_cf, p, c) {
     c.enable ??= p.enable ?? false;
     c.types ??= p.types ?? new Set(['text/html']);
     c.level ??= p.level ?? 1;
-    if (c.level < 1 || c.level > 9) cf.error(`the "gzip_comp_level" directive must be between 1 and 9`);
     c.minLength ??= p.minLength ?? 20;
     c.vary ??= p.vary ?? false;
     c.proxied ??= p.proxied ?? PROXIED.off;

@@ -28,7 +28,12 @@ interface RangeCtx {
   next: number;
   tail: Buffer | undefined;
   finished: boolean;
+  /** Set for unordered ranges: the body is collected, then cut. */
+  collected: Buffer[] | undefined;
 }
+
+/** The largest body whose unordered ranges are served (it is held in memory until complete). */
+const UNORDERED_MAX = 1024 * 1024;
 
 const DECLINE = -1;
 const UNSATISFIABLE = -2;
@@ -42,7 +47,7 @@ export function parseRanges(value: string, len: number, max: number): { start: n
   for (const raw of value.slice(6).split(',')) {
     const spec = raw.trim();
     const m = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
-    if (!m || (m[1] === '' && m[2] === '')) return DECLINE;
+    if (!m || (m[1] === '' && m[2] === '')) return UNSATISFIABLE;
     let start: number;
     let end: number;
     if (m[1] === '') {
@@ -87,17 +92,18 @@ function headerFilter(next: HeaderFilter, idx: number): HeaderFilter {
         r.addHeader('Content-Range', `bytes */${len}`);
         return next(r);
       }
-      if (typeof ranges !== 'number' && (ranges.length === 1 || ascending(ranges))) {
+      if (typeof ranges !== 'number' && (ranges.length === 1 || ascending(ranges) || len <= UNORDERED_MAX)) {
         o.status = 206;
         o.statusText = undefined;
-        const ctx: RangeCtx = { parts: [], offset: 0, next: 0, tail: undefined, finished: false };
+        const ctx: RangeCtx = { parts: [], offset: 0, next: 0, tail: undefined, finished: false, collected: undefined };
         if (ranges.length === 1) {
           const { start, end } = ranges[0]!;
           r.addHeader('Content-Range', `bytes ${start}-${end - 1}/${len}`);
           o.contentLength = end - start;
           ctx.parts.push({ start, end, head: Buffer.alloc(0) });
         } else {
-          const boundary = String(++boundaryCounter).padStart(10, '0');
+          const boundary = String(++boundaryCounter).padStart(20, '0');
+          if (!ascending(ranges)) ctx.collected = [];
           const type = o.contentType === undefined ? '' : `Content-Type: ${o.contentType}${o.charset ? `; charset=${o.charset}` : ''}\r\n`;
           let total = 0;
           for (const { start, end } of ranges) {
@@ -129,6 +135,16 @@ function bodyFilter(next: BodyFilter, idx: number): BodyFilter {
     const ctx = r.ctx[idx] as RangeCtx | undefined;
     if (ctx === undefined || r.replacement !== undefined) return next(r, chunk, last);
     if (ctx.finished) return OK;
+    if (ctx.collected !== undefined) {
+      if (chunk !== null) ctx.collected.push(chunk);
+      if (!last) return OK;
+      ctx.finished = true;
+      const whole = Buffer.concat(ctx.collected);
+      const out: Buffer[] = [];
+      for (const p of ctx.parts) out.push(p.head, whole.subarray(p.start, p.end));
+      out.push(ctx.tail!);
+      return next(r, Buffer.concat(out), true);
+    }
     const out: Buffer[] = [];
     if (chunk !== null) {
       const from = ctx.offset;

@@ -39,6 +39,7 @@ export function addStep(conf: RewriteLocConf, step: RewriteStep): void {
 /** sendText answers with a complete in-memory body (used by `return code text`). */
 export function sendText(r: HttpRequest, status: number, body: Buffer): number {
   r.conn.discardBody(r);
+  if (r.discardError) return r.discardError;
   return r.respond(status, r.loc.defaultType, body);
 }
 
@@ -66,13 +67,24 @@ function returnDirective(cf: ConfCtx, d: ConfDirective, conf: RewriteLocConf): s
     });
     return;
   }
+  // A bare 1xx/2xx (other than 201/204, which the core answers bodiless) is an empty text response, as nginx's.
+  if (!text && code < 300 && code !== 201 && code !== 204) {
+    const empty = Buffer.alloc(0);
+    addStep(conf, (r) => sendText(r, code, empty));
+    return;
+  }
   if (!text || code === 444) {
     addStep(conf, () => code);
     return;
   }
   const t = text;
   const constant = t.constant !== undefined ? Buffer.from(t.constant) : undefined;
-  addStep(conf, (r) => sendText(r, code, constant ?? Buffer.from(evaluate(r, t))));
+  addStep(conf, (r) => {
+    if (constant) return sendText(r, code, constant);
+    // $status in the text reads the status being returned, as in nginx.
+    r.out.status = code;
+    return sendText(r, code, Buffer.from(evaluate(r, t)));
+  });
 }
 
 /** escapeArgs percent-encodes a capture copied into the query part, as nginx's NGX_ESCAPE_ARGS. */

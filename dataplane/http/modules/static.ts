@@ -63,29 +63,44 @@ function errnoText(err: NodeJS.ErrnoException): string {
 function staticHandler(r: HttpRequest): number {
   if (r.method !== 'GET' && r.method !== 'HEAD' && r.method !== 'POST') return 405;
   if (r.uri.endsWith('/')) return DECLINED;
-  // POST to a static file is refused, but only once the file is known to exist (nginx answers 405 then).
   const file = mapUriToPath(r, r.uri);
+  // open, then fstat: one path lookup per request (the fd then serves the read).
+  let fd: number;
   let st: fs.Stats;
   try {
-    st = fs.statSync(file);
+    fd = fs.openSync(file, 'r');
   } catch (err) {
     return openError(r, file, err as NodeJS.ErrnoException);
   }
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    return openError(r, file, err as NodeJS.ErrnoException);
+  }
+  let rc: number | undefined;
   if (st.isDirectory()) {
     r.out.location = r.uri + '/' + (r.args ? `?${r.args}` : '');
-    return 301;
-  }
-  if (!st.isFile()) {
+    rc = 301;
+  } else if (!st.isFile()) {
     r.http.cycle.log?.log('crit', `*${r.conn.id} "${file}" is not a regular file`);
-    return 404;
+    rc = 404;
+  } else if (r.method === 'POST') {
+    // POST to a static file is refused, but only once the file is known to exist (nginx answers 405 then).
+    rc = 405;
+  } else {
+    r.conn.discardBody(r);
+    if (r.discardError) rc = r.discardError;
   }
-  if (r.method === 'POST') return 405;
-  r.conn.discardBody(r);
-  return sendFile(r, file, st);
+  if (rc !== undefined) {
+    fs.closeSync(fd);
+    return rc;
+  }
+  return sendFile(r, fd, st);
 }
 
-/** sendFile answers 200 with a file's headers and streams its bytes (used by static and index responses). */
-export function sendFile(r: HttpRequest, file: string, st: fs.Stats): number {
+/** sendFile answers 200 with an open file's headers and bytes, and owns (closes) the fd. */
+export function sendFile(r: HttpRequest, fd: number, st: fs.Stats): number {
   const o = r.out;
   o.status = 200;
   o.contentType = contentTypeOf(r, r.uri);
@@ -96,24 +111,28 @@ export function sendFile(r: HttpRequest, file: string, st: fs.Stats): number {
   r.sendHeader();
   // HEAD, or a filter turned the answer into a bodiless one (304): no bytes to read.
   if (r.headerOnly || st.size === 0) {
+    fs.closeSync(fd);
     r.send(null, true);
     return OK;
   }
   if (st.size <= SMALL_FILE) {
-    let data: Buffer;
+    const data = Buffer.allocUnsafe(st.size);
+    let n: number;
     try {
-      data = fs.readFileSync(file);
+      n = fs.readSync(fd, data, 0, st.size, 0);
     } catch (err) {
-      return openError(r, file, err as NodeJS.ErrnoException);
+      n = -1;
+      r.http.cycle.log?.log('crit', `*${r.conn.id} read() failed (${(err as Error).message})`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (n !== st.size) {
+      // The file shrank or failed under us after the header went out: nothing sane can follow.
+      r.http.terminate(r, 500);
+      return DONE;
     }
     r.send(data, true);
     return OK;
-  }
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    return openError(r, file, err as NodeJS.ErrnoException);
   }
   new FileStream(r, fd, st.size).pump();
   return DONE;

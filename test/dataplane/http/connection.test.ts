@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
 import { rawExchange, statuses } from '../../support/raw.ts';
@@ -180,6 +182,9 @@ describe('malformed requests: status and close', () => {
     ['a bad chunk size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
     ['a chunk size that overflows', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n', 400],
     ['chunk data longer than its size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n', 400],
+    ['an empty Host', 'GET / HTTP/1.1\r\nHost: \r\n\r\n', 400],
+    ['an absolute-form HTTP/1.1 request without a Host header', 'GET http://x.test/ HTTP/1.1\r\n\r\n', 400],
+    ['a bad chunk in a body the handler discards', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
     ['a negative chunk size', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nx\r\n0\r\n\r\n', 400],
   ];
   for (const [what, bytes, status] of cases) {
@@ -188,6 +193,33 @@ describe('malformed requests: status and close', () => {
       assert.deepEqual(statuses(res.data), [status], res.data);
       assert.match(res.data, /Connection: close\r\n/);
       assert.equal(res.closed, true);
+    });
+  }
+});
+
+describe('request line and header leniency shared with nginx', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(`http { server { listen 127.0.0.1:${PORT + 3}; location / { return 200 "uri=$uri host=$host proto=$server_protocol\\n"; } } }`);
+  });
+  after(() => dp.stop());
+
+  const cases: [string, string, string][] = [
+    ['several spaces between fields', 'GET  /a  HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['trailing spaces after the version', 'GET /a HTTP/1.1  \r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['empty lines before the request line', '\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a header line without a colon', 'GET /a HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a Host port that is not a number', 'GET /a HTTP/1.1\r\nHost: h:x\r\n\r\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a minor version above 1', 'GET /a HTTP/1.10\r\nHost: h\r\n\r\n', 'uri=/a host=h proto=HTTP/1.10'],
+    ['an absolute-form target of any scheme', 'GET ftp://t.test/a HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/a host=t.test proto=HTTP/1.1'],
+    ['bare LF line ends', 'GET /a HTTP/1.1\nHost: h\n\n', 'uri=/a host=h proto=HTTP/1.1'],
+    ['a percent-encoded UTF-8 path', 'GET /%C3%A9t%C3%A9 HTTP/1.1\r\nHost: h\r\n\r\n', 'uri=/été host=h proto=HTTP/1.1'],
+  ];
+  for (const [what, bytes, body] of cases) {
+    test(`${what} is accepted`, async () => {
+      const res = await rawExchange(PORT + 3, bytes, { until: /\n$/ });
+      assert.deepEqual(statuses(res.data), [200], res.data);
+      assert.equal(Buffer.from(res.data.slice(res.data.indexOf('\r\n\r\n') + 4), 'latin1').toString('utf8'), body + '\n');
     });
   }
 });
@@ -212,5 +244,42 @@ describe('Expect: 100-continue answered without reading the body; keepalive_time
     assert.deepEqual(statuses(res.data), [200]);
     assert.match(res.data, /Connection: close\r\n/);
     assert.equal(res.closed, true);
+  });
+});
+
+describe('timeouts in the access log', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(`http {
+      log_format st '$status $request_method|$request|$request_uri|$uri';
+      access_log logs/st.log st;
+      client_header_timeout 300ms; client_body_timeout 300ms;
+      server { listen 127.0.0.1:${PORT + 4}; location /echo { echo_body; } location / { return 200 ok; } }
+    }`);
+  });
+  after(() => dp.stop());
+
+  test('heads that never complete, a body that stalls and refused heads are logged as nginx logs them', async () => {
+    const head = await rawExchange(PORT + 4, 'GET / HTTP/1.1\r\nHost: a\r\n', { waitMs: 2000 });
+    assert.equal(head.closed, true);
+    await rawExchange(PORT + 4, 'GET /pa', { waitMs: 2000 });
+    await rawExchange(PORT + 4, 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n');
+    await rawExchange(PORT + 4, 'GET /x%zz HTTP/1.1\r\nHost: a\r\n\r\n');
+    const body = await rawExchange(PORT + 4, 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc', { waitMs: 2000 });
+    assert.equal(body.closed, true);
+    const deadline = Date.now() + 2000;
+    let log = '';
+    while (Date.now() < deadline && log.split('\n').length < 6) {
+      log = fs.existsSync(path.join(dp.prefix, 'logs/st.log')) ? fs.readFileSync(path.join(dp.prefix, 'logs/st.log'), 'utf8') : '';
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The same lines nginx 1.22 writes for these exchanges (checked against a reference nginx).
+    assert.deepEqual(log.trim().split('\n'), [
+      '408 GET|GET / HTTP/1.1|/|/',
+      '408 -|GET /pa|-|-',
+      '400 GET|GET / HTTP/1.1|/|/',
+      '400 GET|GET /x%zz HTTP/1.1|-|',
+      '408 POST|POST /echo HTTP/1.1|/echo|/echo',
+    ]);
   });
 });

@@ -62,6 +62,10 @@ describe('rewrite module', () => {
         location /uninit { return 200 "v=$later"; }
         location /setlater { set $later 1; }
         location /logged { rewrite_log on; rewrite ^/logged$ /target; }
+        location = /bare206 { return 206; }
+        location = /bare204 { return 204; }
+        location = /r302 { return 302 /x; }
+        location = /r401 { return 401; }
       }
     }`,
       { 'html/files/a.txt': 'a', 'html/files/sub/x': 'x' },
@@ -104,6 +108,20 @@ describe('rewrite module', () => {
       if (status === 200) assert.equal(res.body, body);
     });
   }
+
+  test('a bare 2xx return is an empty text answer; 204 has no entity headers', async () => {
+    const a = await get('/bare206');
+    assert.equal(a.status, 206);
+    assert.match(a.head, /\r\nContent-Type: text\/plain\r\nContent-Length: 0\r\n/);
+    const b = await get('/bare204');
+    assert.equal(b.status, 204);
+    assert.doesNotMatch(b.head, /Content-(Type|Length)/);
+  });
+
+  test('nginx page titles: 302 Found, 401 Authorization Required', async () => {
+    assert.match((await get('/r302')).body, /<title>302 Found<\/title>/);
+    assert.match((await get('/r401')).body, /<title>401 Authorization Required<\/title>/);
+  });
 
   test('a header condition is case-insensitive with ~*', async () => {
     assert.equal((await get('/if?z=q', 'X-H: abcdef\r\n')).body, 'if header');

@@ -62,6 +62,7 @@ describe('static content and filters', () => {
         'html/dir/one.txt': '1',
         'html/dir/sub/x': 'x',
         'html/dir/.hidden': 'h',
+        'html/dir/a & b.txt': 'ab',
         'html/noindex/f': 'f',
         'html/sub/index.html': 'sub index\n',
         'html/sub/page.html': 'sub page\n',
@@ -130,7 +131,9 @@ describe('static content and filters', () => {
     assert.equal(d.status, 416);
     assert.equal(d.headers['content-range'], 'bytes */12');
     const e = await get('/a.txt', { range: 'bytes=x-y' });
-    assert.equal(e.status, 200);
+    assert.equal(e.status, 416, 'a malformed range set is unsatisfiable, as in nginx');
+    const e2 = await get('/a.txt', { range: 'items=0-1' });
+    assert.equal(e2.status, 200, 'another unit is ignored');
     const f = await get('/a.txt', { range: 'bytes=0-4', 'if-range': '"stale"' });
     assert.equal(f.status, 200);
     assert.equal(f.text, 'hello world\n');
@@ -144,6 +147,10 @@ describe('static content and filters', () => {
     const b = m[1];
     assert.equal(r.text, `\r\n--${b}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/12\r\n\r\nhe\r\n--${b}\r\nContent-Type: text/plain\r\nContent-Range: bytes 6-7/12\r\n\r\nwo\r\n--${b}--\r\n`);
     assert.equal(Number(r.headers['content-length']), r.body.length);
+    const rev = await get('/a.txt', { range: 'bytes=6-7,0-1' });
+    assert.equal(rev.status, 206);
+    assert.match(rev.text, /bytes 6-7\/12\r\n\r\nwo\r\n[\s\S]*bytes 0-1\/12\r\n\r\nhe\r\n/);
+    assert.equal(Number(rev.headers['content-length']), rev.body.length);
     const big = await get('/big.bin', { range: 'bytes=100-199,200000-200009' });
     assert.equal(big.status, 206);
     assert.ok(big.body.includes(BIG.subarray(100, 200)));
@@ -184,11 +191,12 @@ describe('static content and filters', () => {
     const r = await get('/dir/');
     assert.equal(r.status, 200);
     assert.match(r.text, /<title>Index of \/dir\/<\/title>/);
-    assert.match(r.text, /<a href="\.\.\/">\.\.\/<\/a>\r\n<a href="sub\/">sub\/<\/a> +\d\d-\w{3}-\d{4} \d\d:\d\d +-\r\n<a href="one\.txt">one\.txt<\/a> +\d\d-\w{3}-\d{4} \d\d:\d\d +1\r\n/);
+    assert.match(r.text, /<a href="\.\.\/">\.\.\/<\/a>\r\n<a href="sub\/">sub\/<\/a> +\d\d-\w{3}-\d{4} \d\d:\d\d +-\r\n<a href="a%20%26%20b\.txt">a &amp; b\.txt<\/a> +\S+ \S+ +2\r\n<a href="one\.txt">one\.txt<\/a> +\d\d-\w{3}-\d{4} \d\d:\d\d +1\r\n/);
     assert.doesNotMatch(r.text, /hidden/);
+    assert.match(r.text, /<a href="a%20%26%20b\.txt">a &amp; b\.txt<\/a>/);
     const j = await get('/jdir/');
     const list = JSON.parse(j.text);
-    assert.deepEqual(list.map((e: { name: string; type: string }) => [e.name, e.type]), [['sub', 'directory'], ['one.txt', 'file']]);
+    assert.deepEqual(list.map((e: { name: string; type: string }) => [e.name, e.type]), [['sub', 'directory'], ['a & b.txt', 'file'], ['one.txt', 'file']]);
   });
 
   test('alias maps the location prefix onto another folder', async () => {
@@ -281,6 +289,7 @@ describe('static content and filters', () => {
     assert.equal(r.headers['content-type'], 'image/gif');
     assert.equal(r.body.length, 43);
     assert.equal(r.body.subarray(0, 6).toString(), 'GIF89a');
+    assert.equal(r.body.toString('hex'), '47494638396101000100800100000000ffffff21f90401000001002c00000000010001000002024c01003b');
   });
 
   test('stub_status reports counters in nginx format', async () => {
@@ -292,5 +301,46 @@ describe('static content and filters', () => {
     const after2 = await get('/status');
     assert.equal(n(after2.text), before + 2);
     assert.match(after2.text, /Writing: [1-9]/);
+  });
+});
+
+describe('charset', () => {
+  let dp: Dataplane;
+  before(async () => {
+    dp = await startDataplane(
+      `http { types { text/html html; text/plain txt; image/png png; } server { listen 127.0.0.1:${P + 1}; charset utf-8;
+        location / { }
+        location /latin/ { alias html/; charset iso-8859-1; override_charset on; }
+        location /off/ { alias html/; charset off; }
+        location /ret { return 200 "x"; }
+      } }`,
+      { 'html/a.txt': 'a', 'html/p.png': 'p', 'html/i.html': 'i' },
+    );
+  });
+  after(() => dp.stop());
+
+  const type = async (p: string) => {
+    const res = await request(`http://127.0.0.1:${P + 1}${p}`);
+    await res.body.dump();
+    return res.headers['content-type'];
+  };
+  test('charset is added to charset_types only, overridden with override_charset, and off turns it off', async () => {
+    assert.equal(await type('/a.txt'), 'text/plain; charset=utf-8');
+    assert.equal(await type('/i.html'), 'text/html; charset=utf-8');
+    assert.equal(await type('/p.png'), 'image/png');
+    assert.equal(await type('/latin/a.txt'), 'text/plain; charset=iso-8859-1');
+    assert.equal(await type('/off/a.txt'), 'text/plain');
+    assert.equal(await type('/missing'), 'text/html; charset=utf-8');
+  });
+
+  test('gzip_comp_level outside 1..9 is refused at its line', async () => {
+    await assert.rejects(startDataplane(`http { gzip_comp_level 10; server { listen 127.0.0.1:${P + 2}; } }`), /value must be between 1 and 9 in .*nginx\.conf:\d+/);
+  });
+
+  test('a source_charset other than charset needs a charset_map, which is not supported', async () => {
+    await assert.rejects(
+      startDataplane(`http { server { listen 127.0.0.1:${P + 2}; charset utf-8; source_charset koi8-r; } }`),
+      /no "charset_map" between the charsets "koi8-r" and "utf-8"/,
+    );
   });
 });

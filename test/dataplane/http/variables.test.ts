@@ -44,6 +44,8 @@ describe('variables, map and split_clients', () => {
         location /map { return 200 "$mapped"; }
         location /vol { set $a1 $uri_cached; set $v1 $uri_volatile; rewrite ^ /vol-changed; set $a2 $uri_cached; set $v2 $uri_volatile; return 200 "$a1 $a2 $v1 $v2"; }
         location /split { return 200 "$variant"; }
+        location /abs { return 200 "$request_uri|$request|$status|$host"; }
+        location /al/ { alias /tmp/x/; return 200 "$document_root|$request_filename"; }
       }
     }`,
       { 'map-extra.conf': 'included inc-value;\n', 'html/files/f': 'f' },
@@ -62,6 +64,15 @@ describe('variables, map and split_clients', () => {
     assert.equal(bodies[0]!.split('|')[10], 'v.test');
     assert.equal(bodies[0]!.split('|')[17], '1');
     assert.equal(bodies[1]!.split('|')[17], '2');
+  });
+
+  test('an absolute-form request: $request_uri is its path, $request the line as sent; $status is the returned one', async () => {
+    const r = await get('http://abs.test/abs?q=1', 'Host: v.test\r\n');
+    assert.equal(r.body, '/abs?q=1|GET http://abs.test/abs?q=1 HTTP/1.1|200|abs.test');
+  });
+
+  test('$document_root keeps an alias\'s trailing slash', async () => {
+    assert.equal((await get('/al/sub/f')).body, '/tmp/x/|/tmp/x/sub/f');
   });
 
   test('addresses, host name, version and pid', async () => {
