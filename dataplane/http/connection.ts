@@ -185,8 +185,9 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         }
         if ('status' in res) {
           addr.runtime.cycle.log?.log('info', `*${this.id} ${res.reason} while reading client request headers, client: ${this.remoteAddress}`);
+          const line = requestLineOf(this.#buf, addr.limits.lineMax);
           this.#buf = undefined;
-          this.#rejectHead(addr, res.status);
+          this.#rejectHead(addr, res.status, line);
           return;
         }
         this.#buf = res.length < this.#buf.length ? this.#buf.subarray(res.length) : undefined;
@@ -238,8 +239,9 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   /** A head we refused: answer with nginx's page for the status, then close. */
-  #rejectHead(addr: HttpAddrConf, status: number): void {
+  #rejectHead(addr: HttpAddrConf, status: number, requestLine: string): void {
     const r = this.#placeholder(addr);
+    r.requestLine = requestLine;
     this.#state = BUSY;
     this.#bodyDone = true;
     this.#head = undefined;
@@ -515,6 +517,19 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 /** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
 export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+/**
+ * requestLineOf returns the first line of a refused head as received (leading empty lines skipped, bounded),
+ * so the access log shows what the client sent, as nginx's $request does for a 400.
+ */
+function requestLineOf(buf: Buffer, max: number): string {
+  let start = 0;
+  while (start < buf.length && (buf[start] === 0x0d || buf[start] === 0x0a)) start++;
+  let end = buf.indexOf(0x0a, start);
+  if (end < 0 || end - start > max) end = Math.min(buf.length, start + max);
+  if (end > start && buf[end - 1] === 0x0d) end--;
+  return buf.toString('latin1', start, end);
 }
 
 /** headLimitsOf derives the parser limits from a server's conf. */

@@ -144,6 +144,8 @@ export class HttpRequest {
   readonly id: number;
   /** Set on requests that stop the connection after the response (Connection: close, errors). */
   lingering = false;
+  /** The request line as received when the head was refused before it parsed ($request of a 400). */
+  requestLine: string | undefined;
   /** Subrequests started under this (main) request, against MAX_SUBREQUESTS. */
   subrequests = 0;
   /** For a subrequest: called once it is finalized (set by startSubrequest). */
