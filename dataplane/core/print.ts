@@ -22,7 +22,7 @@ export function quoteArg(arg: string): string {
 
 function printBlock(block: ConfDirective[], indent: string, lines: string[]): void {
   for (const d of block) {
-    const head = [d.name, ...d.args.map(quoteArg)].join(' ');
+    const head = [quoteArg(d.name), ...d.args.map(quoteArg)].join(' ');
     if (d.block) {
       lines.push(`${indent}${head} {`);
       printBlock(d.block, indent + '    ', lines);

@@ -60,6 +60,11 @@ export class Runtime {
   /** reopen reopens the error log and runs every reopen hook. */
   reopen(): void {
     this.log.reopen();
+    this.runReopenHooks();
+  }
+
+  /** runReopenHooks runs every reopen hook (the caller reopened the error log itself). */
+  runReopenHooks(): void {
     for (const fn of [...this.#reopen]) runHook(this, fn);
   }
 }

@@ -26,6 +26,8 @@ interface Slot {
   server: net.Server;
   current: Listening;
   draining: boolean;
+  /** Connections accepted on this address, so a reload that drops the address can drain them. */
+  sockets: Set<net.Socket>;
 }
 
 /**
@@ -56,7 +58,7 @@ export class ListenerSet {
     try {
       for (const [key, l] of wanted) {
         if (this.#slots.has(key)) continue;
-        const slot: Slot = { server: undefined as unknown as net.Server, current: l, draining: false };
+        const slot: Slot = { server: undefined as unknown as net.Server, current: l, draining: false, sockets: new Set() };
         slot.server = await this.#listen(l, slot);
         this.#slots.set(key, slot);
         opened.push(key);
@@ -73,7 +75,10 @@ export class ListenerSet {
       const l = wanted.get(key);
       if (l) slot.current = l;
       else {
+        // A dropped address stops accepting; its connections finish what they do and are not kept alive.
+        slot.draining = true;
         slot.server.close();
+        for (const socket of slot.sockets) (socket as Closable)[IDLE_CLOSER]?.();
         this.#slots.delete(key);
       }
     }
@@ -106,9 +111,11 @@ export class ListenerSet {
     lim.active++;
     lim.accepted++;
     this.sockets.add(socket);
+    slot.sockets.add(socket);
     socket.once('close', () => {
       lim.active--;
       this.sockets.delete(socket);
+      slot.sockets.delete(socket);
     });
     slot.current.handler(socket, slot);
   }

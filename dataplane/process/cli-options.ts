@@ -2,8 +2,8 @@
  * nginx's command line (ngx_get_options): single-letter flags that may be grouped (`-tq`), values attached or
  * in the next word (`-cfile`, `-c file`), with nginx's error wording for everything a user can get wrong.
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import { NAME, VERSION } from '../core/version.ts';
 import { MODULES } from '../modules.ts';
 
 /** CliOptions is the parsed command line. */
@@ -80,12 +80,9 @@ export function parseArgs(argv: string[]): CliOptions {
 /** ROOT is the repository root (the folder holding bin/): the default prefix. */
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** VERSION is the package version, reported as `portico/VERSION`. */
-export const VERSION: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
-
 /** versionText is `-v`'s line. */
 export function versionText(): string {
-  return `nginx version: portico/${VERSION}\n`;
+  return `nginx version: ${NAME}/${VERSION}\n`;
 }
 
 /** configureText is what `-V` adds: the runtime, and modules as `--with-…` words, so tools can probe them. */

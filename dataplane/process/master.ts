@@ -9,12 +9,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Cycle } from '../core/cycle.ts';
-import { sysErrorText } from '../core/errors.ts';
 import { ErrorLog } from '../core/log.ts';
 import type { ConfTree } from '../core/tree.ts';
 import { coreConf, logTargets, readTree, validate, type ConfSource } from './config.ts';
+import { workerSnapshot, type WorkerMetrics } from '../metrics/snapshot.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
-import { SIGNALS, probeListen, removePidFile, writePidFile, type SignalName } from './os.ts';
+import { SIGNALS, openLog, probeListen, removePidFile, reopenLog, writePidFile, type SignalName } from './os.ts';
 import { Serving, type ServingInit } from './serving.ts';
 
 const STOP_GRACE_MS = 2000;
@@ -44,7 +44,8 @@ interface WorkerHandle {
   retiring: boolean;
   error?: string;
   started: Promise<void>;
-  replies: Map<number, (error?: string) => void>;
+  /** Pending requests by id; resolved with the answer, or undefined if the worker exited first. */
+  replies: Map<number, (m: FromWorker | undefined) => void>;
 }
 
 /** Master supervises the workers serving one configuration at a time. */
@@ -61,6 +62,8 @@ export class Master {
   #exited: Promise<void>;
   #resolveExited!: () => void;
   #handlers: [SignalName, () => void][] = [];
+  /** Signal handlers do not keep Node alive; with no worker thread (master_process off) this does. */
+  #keepAlive: NodeJS.Timeout | undefined;
 
   private constructor(src: MasterOptions, cycle: Cycle, log: ErrorLog) {
     this.#src = src;
@@ -76,7 +79,7 @@ export class Master {
    */
   static async start(opts: MasterOptions): Promise<Master> {
     const cycle = validate(opts, readTree(opts));
-    const master = new Master(opts, cycle, openErrorLog(cycle, opts.errorLog));
+    const master = new Master(opts, cycle, openLog(logTargets(cycle, opts.errorLog)));
     try {
       await master.#boot();
     } catch (err) {
@@ -162,14 +165,14 @@ export class Master {
         h.error = m.error;
         settle(m.error);
       } else {
-        h.replies.get(m.id)?.(m.error);
+        h.replies.get(m.id)?.(m);
         h.replies.delete(m.id);
       }
     });
     thread.on('error', (err) => (h.error ??= err.message));
     thread.on('exit', (code) => {
       settle(h.error ?? `worker process ${h.id} exited with code ${code}`);
-      for (const reply of h.replies.values()) reply(`worker process ${h.id} exited`);
+      for (const reply of h.replies.values()) reply(undefined);
       this.#workers = this.#workers.filter((w) => w !== h);
       this.#exitedWorker(h, code);
     });
@@ -277,12 +280,25 @@ export class Master {
     return error;
   }
 
-  #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {
+  async #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {
+    const m = await this.#request(h, (id) => ({ type: 'reload', id, tree, zones }));
+    if (!m) return `worker process ${h.id} exited`;
+    return m.type === 'reply' ? m.error : undefined;
+  }
+
+  #request(h: WorkerHandle, make: (id: number) => ToWorker): Promise<FromWorker | undefined> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       h.replies.set(id, resolve);
-      this.#post(h, { type: 'reload', id, tree, zones });
+      this.#post(h, make(id));
     });
+  }
+
+  /** metrics gathers a snapshot from every live worker (request metrics, CPU, heap, event-loop lag). */
+  async metrics(): Promise<WorkerMetrics[]> {
+    if (this.#self) return [workerSnapshot(this.#self.runtime, this.#self.listeners.limiter)];
+    const answers = await Promise.all(this.#live().filter((h) => h.ready).map((h) => this.#request(h, (id) => ({ type: 'metrics', id }))));
+    return answers.flatMap((m) => (m?.type === 'metrics' ? [m.data] : []));
   }
 
   #post(h: WorkerHandle, m: ToWorker): void {
@@ -293,11 +309,11 @@ export class Master {
     const targets = logTargets(this.#cycle, this.#src.errorLog);
     if (JSON.stringify(targets) !== JSON.stringify(logTargets(old, this.#src.errorLog))) {
       try {
-        const log = new ErrorLog(targets);
+        const log = openLog(targets);
         this.#log.close();
         this.#log = log;
       } catch (err) {
-        this.#log.log('alert', `could not open the new error log: ${(err as Error).message}`);
+        this.#log.log('emerg', (err as Error).message);
       }
     }
     const pid = coreConf(this.#cycle).pid;
@@ -330,9 +346,9 @@ export class Master {
   reopen(): void {
     this.#notice('reopening logs');
     try {
-      this.#log.reopen();
+      reopenLog(this.#log);
     } catch (err) {
-      this.#log.log('alert', `reopen failed: ${(err as Error).message}`);
+      this.#log.log('emerg', (err as Error).message);
     }
     if (this.#self) this.#self.reopen();
     for (const h of this.#workers) this.#post(h, { type: 'reopen' });
@@ -374,6 +390,7 @@ export class Master {
     if (this.#pidPath !== undefined) removePidFile(this.#pidPath);
     for (const [sig, fn] of this.#handlers) process.off(sig, fn);
     this.#handlers = [];
+    clearInterval(this.#keepAlive);
     this.#notice('exit');
     this.#log.close();
     this.#state = 'exited';
@@ -390,22 +407,12 @@ export class Master {
       process.on(sig, handler);
       this.#handlers.push([sig, handler]);
     };
+    this.#keepAlive = setInterval(() => {}, 1 << 30);
     const exit = (): void => this.#src.onExit?.();
     on('SIGHUP', () => void this.reload());
     on('SIGUSR1', () => this.reopen());
     on('SIGQUIT', () => void this.quit().then(exit));
     on('SIGTERM', () => void this.stop().then(exit));
     on('SIGINT', () => void this.stop().then(exit));
-  }
-}
-
-/** openErrorLog opens a cycle's error log, with nginx's `open() … failed` wording on failure. */
-export function openErrorLog(cycle: Cycle, override?: string): ErrorLog {
-  const targets = logTargets(cycle, override);
-  try {
-    return new ErrorLog(targets);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new Error(sysErrorText('open', e.path ?? targets[0]?.path ?? '', e));
   }
 }

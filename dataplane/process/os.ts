@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { Listening } from '../core/cycle.ts';
 import { errnoOf, strerror, sysErrorText } from '../core/errors.ts';
+import { ErrorLog, type LogTarget } from '../core/log.ts';
 
 /** writePidFile writes `pid\n`; throws with nginx's `open() "…" failed (…)` wording. */
 export function writePidFile(file: string, pid = process.pid): void {
@@ -71,3 +72,26 @@ export type SignalName = keyof typeof SIGNALS;
 
 /** COMMAND_SIGNALS maps `-s` words to the signal sent to the master. */
 export const COMMAND_SIGNALS: Record<string, SignalName> = { stop: 'SIGTERM', quit: 'SIGQUIT', reopen: 'SIGUSR1', reload: 'SIGHUP' };
+
+/** openLog opens an error log; a file that cannot be opened is reported as nginx's `open() "…" failed (…)`. */
+export function openLog(targets: LogTarget[]): ErrorLog {
+  try {
+    return new ErrorLog(targets);
+  } catch (err) {
+    throw worded(err, targets);
+  }
+}
+
+/** reopenLog reopens a log's files (USR1) with the same wording on failure. */
+export function reopenLog(log: ErrorLog): void {
+  try {
+    log.reopen();
+  } catch (err) {
+    throw worded(err, log.targets);
+  }
+}
+
+function worded(err: unknown, targets: LogTarget[]): Error {
+  const e = err as NodeJS.ErrnoException;
+  return e.syscall === 'open' ? new Error(sysErrorText('open', e.path ?? targets[0]?.path ?? '', e)) : e;
+}

@@ -11,6 +11,7 @@ import { ZonePool, type ZoneDescriptor } from '../core/zones.ts';
 import { ConnectionLimiter, ListenerSet } from '../event/listeners.ts';
 import { createRegistry } from '../modules.ts';
 import { coreConf, logTargets, workerConnections } from './config.ts';
+import { openLog, reopenLog } from './os.ts';
 
 /** ServingInit is what a worker receives from the master. */
 export interface ServingInit {
@@ -62,7 +63,7 @@ export class Serving {
   async reload(tree: ConfTree, zones: ZoneDescriptor[]): Promise<void> {
     const i = this.#init;
     const cycle = buildCycle({ tree, registry: createRegistry(), prefix: i.prefix, confFile: i.confFile, zones: new ZonePool(zones, i.fixedZones) });
-    const log = new ErrorLog(logTargets(cycle, i.errorLog));
+    const log = openLog(logTargets(cycle, i.errorLog));
     const prevLog = this.runtime.log;
     cycle.runtime = this.runtime;
     this.runtime.log = log;
@@ -103,10 +104,11 @@ export class Serving {
   reopen(): void {
     this.runtime.log.log('notice', 'reopening logs');
     try {
-      this.runtime.reopen();
+      reopenLog(this.runtime.log);
     } catch (err) {
-      this.runtime.log.log('alert', `reopen failed: ${(err as Error).message}`);
+      this.runtime.log.log('emerg', (err as Error).message);
     }
+    this.runtime.runReopenHooks();
   }
 
   /**

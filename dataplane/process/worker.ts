@@ -3,6 +3,7 @@
  * master's messages (reload, reopen, quit, stop). Errors go back to the master in nginx's wording.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { startWorkerMetrics, workerSnapshot } from '../metrics/snapshot.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
 import { Serving, type ServingInit } from './serving.ts';
 
@@ -22,6 +23,9 @@ port.on('message', (m: ToWorker) => {
         (err: Error) => send({ type: 'reply', id: m.id, error: err.message }),
       );
       break;
+    case 'metrics':
+      send({ type: 'metrics', id: m.id, data: workerSnapshot(serving.runtime, serving.listeners.limiter) });
+      break;
     case 'reopen':
       serving.reopen();
       break;
@@ -38,6 +42,7 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
+startWorkerMetrics(serving.runtime);
 serving.start().then(
   () => send({ type: 'ready' }),
   (err: Error) => {

@@ -1,0 +1,28 @@
+/**
+ * The benchmark table: one row per scenario, each saying how Portico, nginx and bare node:http serve it. Later
+ * issues add rows (static files, proxy, TLS …); a row may leave a target out (e.g. no node:http baseline).
+ */
+
+/** Scenario is one benchmark row. */
+export interface Scenario {
+  name: string;
+  /** The request path wrk hits. */
+  path: string;
+  /** The body of `server {}` (after `listen`) for Portico, and for nginx when `nginx` is not given. */
+  server: string;
+  /** nginx's server body when it differs from Portico's. */
+  nginx?: string;
+  /** Body the node:http baseline answers with; undefined leaves the baseline out. */
+  nodeBody?: string;
+  /** Extra `http {}` directives for both servers. */
+  http?: string;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'return 200',
+    path: '/',
+    server: 'location / { return 200 "hello, world\\n"; }',
+    nodeBody: 'hello, world\n',
+  },
+];
