@@ -48,7 +48,8 @@ export const TARGETS: Target[] = [
   {
     name: 'portico',
     async start(s, port, dir) {
-      prepare(dir, confText(s, port, s.server, 1));
+      // Like nginx below: no access log unless the scenario's server asks for one.
+      prepare(dir, confText(s, port, s.server, 1, 'access_log off;'));
       return launch(path.join(ROOT, 'bin/portico-dataplane'), ['-p', dir], port);
     },
   },
