@@ -236,8 +236,7 @@ describe('auth_request with a real auth server behind proxy_pass', () => {
         }
         location / {
           auth_request /_auth;
-          # The proxy module has no $upstream_http_* yet; the auth response's headers are the subrequest's.
-          auth_request_set $user $sent_http_x_auth_user;
+          auth_request_set $user $upstream_http_x_auth_user;
           auth_request_set $groups $sent_http_x_auth_groups;
           proxy_set_header X-User $user;
           proxy_set_header X-Groups $groups;
