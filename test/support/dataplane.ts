@@ -61,7 +61,7 @@ export async function startDataplane(conf: string, files: Record<string, string 
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (err += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dataplane did not start in 10s: ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`dataplane did not start in 60s: ${err}`)), 60_000);
     proc.stdout!.on('data', () => {
       if (out.includes('ready\n')) {
         clearTimeout(timer);
