@@ -113,7 +113,7 @@ function passOf(r: HttpRequest): { host: string; port: string } | undefined {
 
 /** upstreamHeader is `$upstream_http_<name>`: a header of the upstream's response as received (repeats joined). */
 function upstreamHeader(r: HttpRequest, name: string): string | undefined {
-  const h = ctxOf(r)?.head?.headers;
+  const h = (r.ctx[indexOf(r)] as UpstreamRequest | undefined)?.head?.headers;
   if (!h) return undefined;
   const want = name.slice('upstream_http_'.length).replaceAll('_', '-');
   let out: string | undefined;
