@@ -73,4 +73,15 @@ export const SCENARIOS: Scenario[] = [
     wrk: ['-H', 'Host: s150.example.com'],
     nodeBody: 'api9 item',
   },
+  {
+    // The cost of access logging: the same response, each request logged in nginx's combined format.
+    name: 'return 200, access_log',
+    path: '/',
+    server: 'access_log logs/access.log combined; location / { return 200 "hello, world\\n"; }',
+  },
+  {
+    name: 'return 200, access_log buffer=64k',
+    path: '/',
+    server: 'access_log logs/access.log combined buffer=64k flush=1s; location / { return 200 "hello, world\\n"; }',
+  },
 ];

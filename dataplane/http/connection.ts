@@ -585,7 +585,6 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 }
 
-/** stripV4Mapped turns `::ffff:1.2.3.4` into `1.2.3.4`. */
 /**
  * describeSeen fills a refused or timed-out request with what its first line showed, so the log says what
  * nginx's would: a complete request line gives the method, target and version; a partial one is $request only.
@@ -619,6 +618,7 @@ function describeSeen(r: HttpRequest, seen: Buffer, mergeSlashes: boolean): void
 export function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
+
 
 /** headLimitsOf derives the parser limits from a server's conf. */
 export function headLimitsOf(srv: import('./core-conf.ts').CoreSrvConf): HeadLimits {

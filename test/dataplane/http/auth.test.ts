@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { httpUpstream, type TestUpstream } from '../../support/upstreams.ts';
 import { waitForLine } from '../../support/wait.ts';
 
 const PORT = 29030;
@@ -197,5 +198,97 @@ describe('auth_request', () => {
 
   test('a bad auth_request_set variable name is refused', async () => {
     await assert.rejects(startDataplane(`http { server { listen 127.0.0.1:${P + 1}; auth_request_set noDollar 1; } }`), /invalid variable name "noDollar"/);
+  });
+});
+
+describe('auth_request with a real auth server behind proxy_pass', () => {
+  let dp: Dataplane;
+  let auth: TestUpstream;
+  let app: TestUpstream;
+  const P = PORT + 3;
+  before(async () => {
+    auth = await httpUpstream('auth', (req, res) => {
+      const token = req.headers.authorization;
+      if (token === 'Bearer alice') {
+        res.writeHead(200, { 'x-auth-user': 'alice', 'x-auth-groups': 'admins' });
+        res.end();
+      } else if (token === 'Bearer mallory') {
+        res.writeHead(403);
+        res.end();
+      } else if (token === 'Bearer crash') {
+        res.writeHead(502);
+        res.end();
+      } else {
+        res.writeHead(401, { 'www-authenticate': 'Bearer realm="portico"', 'x-not-copied': '1' });
+        res.end('who are you');
+      }
+    });
+    app = await httpUpstream('app');
+    dp = await startDataplane(`http {
+      server {
+        listen 127.0.0.1:${P};
+        location = /_auth {
+          internal;
+          proxy_pass http://127.0.0.1:${auth.port}/check;
+          proxy_pass_request_body off;
+          proxy_set_header Content-Length "";
+          proxy_set_header X-Original-URI $request_uri;
+        }
+        location / {
+          auth_request /_auth;
+          auth_request_set $user $upstream_http_x_auth_user;
+          auth_request_set $groups $sent_http_x_auth_groups;
+          proxy_set_header X-User $user;
+          proxy_set_header X-Groups $groups;
+          proxy_pass http://127.0.0.1:${app.port};
+        }
+      }
+    }`);
+  });
+  after(async () => {
+    await dp?.stop();
+    await auth.close();
+    await app.close();
+  });
+  const url = (p: string) => `http://127.0.0.1:${P}${p}`;
+
+  test('a 200 from the auth server lets the request through, with identity headers set from its answer', async () => {
+    const res = await request(url('/orders?id=7'), { headers: { authorization: 'Bearer alice' } });
+    assert.equal(res.statusCode, 200);
+    assert.equal(await res.body.text(), 'app');
+    const check = auth.seen.at(-1)!;
+    assert.equal(check.url, '/check');
+    assert.equal(check.headers['x-original-uri'], '/orders?id=7');
+    assert.equal(check.headers.authorization, 'Bearer alice');
+    const seen = app.seen.at(-1)!;
+    assert.equal(seen.headers['x-user'], 'alice');
+    assert.equal(seen.headers['x-groups'], 'admins');
+  });
+
+  test("401 reaches the client with the auth server's WWW-Authenticate; 403 passes through; the app is not asked", async () => {
+    const before = app.seen.length;
+    const r401 = await request(url('/orders'));
+    assert.equal(r401.statusCode, 401);
+    assert.equal(r401.headers['www-authenticate'], 'Bearer realm="portico"');
+    assert.equal(r401.headers['x-not-copied'], undefined);
+    await r401.body.dump();
+    const r403 = await request(url('/orders'), { headers: { authorization: 'Bearer mallory' } });
+    assert.equal(r403.statusCode, 403);
+    await r403.body.dump();
+    assert.equal(app.seen.length, before);
+  });
+
+  test('any other answer from the auth server is a 500', async () => {
+    const res = await request(url('/orders'), { headers: { authorization: 'Bearer crash' } });
+    assert.equal(res.statusCode, 500);
+    await res.body.dump();
+  });
+
+  test('a POST body is not sent to the auth server but still reaches the app', async () => {
+    const res = await request(url('/orders'), { method: 'POST', body: 'payload', headers: { authorization: 'Bearer alice' } });
+    assert.equal(res.statusCode, 200);
+    await res.body.dump();
+    assert.equal(auth.seen.at(-1)!.body, '');
+    assert.equal(app.seen.at(-1)!.body, 'payload');
   });
 });

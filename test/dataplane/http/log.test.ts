@@ -23,10 +23,21 @@ const REQUESTS = [
   'GET /empty HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n',
 ];
 
+/** Refused heads: the pages differ in size (nginx vs portico), so these compare a format without sizes. */
+const MALFORMED = [
+  'BLAH\r\n\r\n',
+  'GET / HTTP/1.1\r\n\r\n',
+  'GET /x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n',
+  'GET /a b HTTP/1.1\r\nHost: a\r\n\r\n',
+  '\r\nGET /lead HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+];
+
 const HTTP = (port: number, log: string) => `http {
+  log_format cmp '$remote_addr "$request" $status';
   server {
     listen 127.0.0.1:${port};
     access_log ${log};
+    access_log logs/cmp.log cmp;
     location / { return 200 "hello\\n"; }
     location = /empty { return 204; }
   }
@@ -59,6 +70,17 @@ describe('access_log with the combined format', { skip: NGINX ? false : 'no refe
     const theirs = await waitForLines(path.join(ngx.prefix, 'logs/access.log'), REQUESTS.length);
     assert.deepEqual(ours.map(withoutTime), theirs.map(withoutTime));
     assert.match(ours[2]!, /"caf\\xE9\\x01\\x7F"$/);
+  });
+
+  test('refused requests log the request line as received, as nginx does', async () => {
+    for (const req of MALFORMED) {
+      await rawRequest(PORT, Buffer.from(req, 'latin1'));
+      await rawRequest(NGINX_PORT, Buffer.from(req, 'latin1'));
+    }
+    const n = REQUESTS.length + MALFORMED.length;
+    const ours = await waitForLines(path.join(dp.prefix, 'logs/cmp.log'), n);
+    const theirs = await waitForLines(path.join(ngx.prefix, 'logs/cmp.log'), n);
+    assert.deepEqual(ours.slice(REQUESTS.length), theirs.slice(REQUESTS.length));
   });
 });
 

@@ -111,7 +111,21 @@ function passOf(r: HttpRequest): { host: string; port: string } | undefined {
   return (r.loc.confs[idx] as ProxyLocConf | undefined)?.pass;
 }
 
+/** upstreamHeader is `$upstream_http_<name>`: a header of the upstream's response as received (repeats joined). */
+function upstreamHeader(r: HttpRequest, name: string): string | undefined {
+  const h = (r.ctx[indexOf(r)] as UpstreamRequest | undefined)?.head?.headers;
+  if (!h) return undefined;
+  const want = name.slice('upstream_http_'.length).replaceAll('_', '-');
+  let out: string | undefined;
+  for (let i = 0; i < h.length; i += 2) {
+    if (h[i]!.toLowerCase() === want) out = out === undefined ? h[i + 1]! : `${out}, ${h[i + 1]}`;
+  }
+  return out;
+}
+
 const PROXY_VARIABLES: VariableDef[] = [
+  // nginx's upstream module declares it; it reads the proxy's response head, so it lives with the proxy.
+  { name: 'upstream_http_', prefix: true, nocache: true, get: upstreamHeader },
   { name: 'proxy_host', nocache: true, get: (r) => passOf(r)?.host },
   { name: 'proxy_port', nocache: true, get: (r) => passOf(r)?.port },
   { name: 'proxy_add_x_forwarded_for', get: forwardedFor },
