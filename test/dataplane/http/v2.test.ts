@@ -5,7 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { buildCycle } from '../../../dataplane/core/cycle.ts';
 import { parseConfString } from '../../../dataplane/core/parse.ts';
 import { ConnectionLimiter, ListenerSet } from '../../../dataplane/event/listeners.ts';
-import { createRegistry } from '../../../dataplane/modules.ts';
+import { MODULES } from '../../../dataplane/modules.ts';
+import { Registry } from '../../../dataplane/core/registry.ts';
+import { echoModule } from '../../support/echo-module.ts';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { curl } from '../../support/clients.ts';
 import { makePrefix, startDataplane, type Dataplane } from '../../support/dataplane.ts';
@@ -169,26 +171,49 @@ describe('HTTP/2', () => {
 });
 
 describe('HTTP/2 graceful shutdown', () => {
-  test('draining a worker sends GOAWAY and lets the open stream finish', async () => {
-    // In-process: the listener set is the API under test (a worker's graceful shutdown calls drain()).
+  // In-process: the listener set is the API under test (a worker's graceful shutdown calls drain(), a reload
+  // that drops an address calls apply() without it).
+  const serve = async () => {
     const prefix = makePrefix();
-    const conf = `events {} http { server { listen 127.0.0.1:${DRAIN}; http2 on; location / { return 200 "done\\n"; } } }`;
-    const cycle = buildCycle({ tree: parseConfString(conf, path.join(prefix, 'nginx.conf'), { confPrefix: prefix }), registry: createRegistry(), prefix, confFile: path.join(prefix, 'nginx.conf') });
-    const set = new ListenerSet(new ConnectionLimiter(100));
+    const conf = `events {} http { server { listen 127.0.0.1:${DRAIN}; http2 on; location / { return 200 "done\\n"; } location /echo { echo_body; } } }`;
+    const file = path.join(prefix, 'nginx.conf');
+    const cycle = buildCycle({ tree: parseConfString(conf, file, { confPrefix: prefix }), registry: new Registry([...MODULES, echoModule]), prefix, confFile: file });
+    const set = new ListenerSet(new ConnectionLimiter(100), false);
     await set.apply(cycle.listening);
-    const session = http2.connect(`http://127.0.0.1:${DRAIN}`);
-    try {
-      const first = await get(session, { ':path': '/' });
-      assert.equal(first.body, 'done\n');
-      const goaway = new Promise<number>((resolve) => session.once('goaway', (c: number) => resolve(c)));
-      const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
-      const left = set.drain();
-      assert.ok(left <= 1);
-      assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
-      await closed;
-    } finally {
-      session.destroy();
-      set.close();
-    }
-  });
+    return set;
+  };
+
+  for (const [what, stop] of [
+    ['draining a worker', (set: ListenerSet) => set.drain()],
+    ['a reload that drops the address', (set: ListenerSet) => set.apply([])],
+  ] as const) {
+    test(`${what} sends GOAWAY and lets the open stream finish`, async () => {
+      const set = await serve();
+      const session = http2.connect(`http://127.0.0.1:${DRAIN}`);
+      try {
+        assert.equal((await get(session, { ':path': '/' })).body, 'done\n');
+        // A request whose body is still coming is in flight when the worker starts draining.
+        const req = session.request({ ':method': 'POST', ':path': '/echo' });
+        req.write('first;');
+        await new Promise((r) => setTimeout(r, 50));
+        const goaway = new Promise<number>((resolve) => session.once('goaway', (c: number) => resolve(c)));
+        const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+        await stop(set);
+        assert.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+        const answer = new Promise<string>((resolve, reject) => {
+          let b = '';
+          req.setEncoding('latin1');
+          req.on('data', (d: string) => (b += d));
+          req.on('end', () => resolve(b));
+          req.on('error', reject);
+        });
+        req.end('second');
+        assert.equal(await answer, 'len=12\nfirst;second');
+        await closed;
+      } finally {
+        session.destroy();
+        set.close();
+      }
+    });
+  }
 });
