@@ -43,6 +43,6 @@ export function processFamilies(w: WorkerMetrics): MetricObject[] {
 
 /** aggregateWorkers merges worker snapshots into a registry ready to render as Prometheus text. */
 export function aggregateWorkers(snapshots: WorkerMetrics[]): client.Registry {
-  const lists = snapshots.map((w) => [...w.http, ...processFamilies(w)]);
+  const lists = snapshots.map((w) => [...w.http, ...processFamilies(w), ...(w.extra ?? [])]);
   return client.AggregatorRegistry.aggregate(lists as never);
 }

@@ -4,7 +4,9 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import v8 from 'node:v8';
+import type { Cycle } from '../core/cycle.ts';
 import type { Runtime } from '../core/runtime.ts';
+import { mailFamilies, upstreamFamilies } from './families.ts';
 import type { ConnectionLimiter } from '../event/listeners.ts';
 import { HttpMetricsStore, type MetricObject } from '../http/metrics/store.ts';
 import { STORE_KEY } from '../http/metrics/module.ts';
@@ -23,6 +25,8 @@ export interface WorkerMetrics {
   connectionsActive: number;
   connectionsAccepted: number;
   requestsTotal: number;
+  /** Families read from protocol state (mail sessions, upstream peers), already in prom-client's shape. */
+  extra: MetricObject[];
 }
 
 const LAG_KEY = 'metrics_event_loop';
@@ -37,7 +41,7 @@ export function startWorkerMetrics(runtime: Runtime): ReturnType<typeof monitorE
 }
 
 /** workerSnapshot reads the calling thread's figures. */
-export function workerSnapshot(runtime: Runtime, limiter: ConnectionLimiter): WorkerMetrics {
+export function workerSnapshot(runtime: Runtime, limiter: ConnectionLimiter, cycle?: Cycle): WorkerMetrics {
   const store = runtime.store(STORE_KEY, () => new HttpMetricsStore());
   const lag = startWorkerMetrics(runtime);
   const cpu = process.threadCpuUsage();
@@ -55,6 +59,7 @@ export function workerSnapshot(runtime: Runtime, limiter: ConnectionLimiter): Wo
     connectionsActive: limiter.active,
     connectionsAccepted: limiter.accepted,
     requestsTotal: store.requestsTotal,
+    extra: [...mailFamilies(runtime), ...upstreamFamilies(cycle)],
   };
   return snap;
 }

@@ -343,7 +343,7 @@ export class Master {
 
   /** metrics gathers a snapshot from every live worker (request metrics, CPU, heap, event-loop lag). */
   async metrics(): Promise<WorkerMetrics[]> {
-    if (this.#self) return [workerSnapshot(this.#self.runtime, this.#self.listeners.limiter)];
+    if (this.#self) return [workerSnapshot(this.#self.runtime, this.#self.listeners.limiter, this.#self.cycle)];
     const answers = await Promise.all(this.#live().filter((h) => h.ready).map((h) => this.#request(h, (id) => ({ type: 'metrics', id }))));
     return answers.flatMap((m) => (m?.type === 'metrics' ? [m.data] : []));
   }

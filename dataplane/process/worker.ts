@@ -32,7 +32,7 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     case 'metrics':
-      send({ type: 'metrics', id: m.id, data: workerSnapshot(serving.runtime, serving.listeners.limiter) });
+      send({ type: 'metrics', id: m.id, data: workerSnapshot(serving.runtime, serving.listeners.limiter, serving.cycle) });
       break;
     case 'reopen':
       serving.reopen();
