@@ -25,19 +25,11 @@ export function processFamilies(w: WorkerMetrics): MetricObject[] {
       { value: w.connectionsAccepted, labels: { state: 'handled' } },
     ], 'counter'),
     gauge(`${P}nginx_process_requests_total`, 'total number of client requests', [{ value: w.requestsTotal, labels: {} }], 'counter'),
-    gauge('portico_worker_cpu_seconds_total', 'CPU time used by a dataplane worker thread', [
-      { value: w.cpuUserSeconds, labels: { ...worker, mode: 'user' } },
-      { value: w.cpuSystemSeconds, labels: { ...worker, mode: 'system' } },
+    gauge('portico_worker_cpu_seconds_total', 'CPU time of a dataplane worker thread (process.threadCpuUsage)', [
+      { value: w.cpuUserSeconds + w.cpuSystemSeconds, labels: worker },
     ], 'counter'),
-    gauge('portico_worker_heap_bytes', 'V8 heap of a dataplane worker thread', [
-      { value: w.heapUsedBytes, labels: { ...worker, kind: 'used' } },
-      { value: w.heapTotalBytes, labels: { ...worker, kind: 'total' } },
-    ]),
-    gauge('portico_worker_event_loop_lag_seconds', 'Event-loop delay of a dataplane worker thread', [
-      { value: w.eventLoopLagP50, labels: { ...worker, quantile: '0.5' } },
-      { value: w.eventLoopLagP99, labels: { ...worker, quantile: '0.99' } },
-      { value: w.eventLoopLagMax, labels: { ...worker, quantile: '1' } },
-    ]),
+    gauge('portico_worker_heap_used_bytes', 'V8 heap used by a dataplane worker thread', [{ value: w.heapUsedBytes, labels: worker }]),
+    gauge('portico_worker_eventloop_lag_p99_seconds', 'p99 event-loop delay of a dataplane worker thread', [{ value: w.eventLoopLagP99, labels: worker }]),
   ];
 }
 

@@ -12,21 +12,29 @@ import { cycleUpstreams } from '../upstream/upstream-module.ts';
 
 const PROTOCOLS = ['smtp', 'imap', 'pop3'] as const;
 
-/** mailFamilies turns the worker's MailStats into counters and gauges (empty when no mail block ran). */
+/**
+ * mailFamilies turns the worker's MailStats into the contract's families (docs/metrics.md): sessions by protocol
+ * and auth result (success, failure and temporary_failure count auth_http answers; aborted counts sessions that
+ * ended before any answer), and sessions open now. Empty when no mail block ran in this worker.
+ */
 export function mailFamilies(runtime: Runtime): MetricObject[] {
   const stats = runtime.store<MailStats | undefined>('mail', () => undefined);
   if (!stats) return [];
-  const sessions: MetricObject = { name: 'portico_mail_sessions_total', help: 'Mail sessions accepted, by protocol', type: 'counter', values: [], aggregator: 'sum' };
-  const active: MetricObject = { name: 'portico_mail_sessions_active', help: 'Mail sessions open now, by protocol', type: 'gauge', values: [], aggregator: 'sum' };
-  const auth: MetricObject = { name: 'portico_mail_auth_total', help: 'auth_http answers, by protocol and result (ok, fail, error)', type: 'counter', values: [], aggregator: 'sum' };
+  const sessions: MetricObject = { name: 'portico_mail_sessions_total', help: 'Mail sessions by protocol and auth result', type: 'counter', values: [], aggregator: 'sum' };
+  const active: MetricObject = { name: 'portico_mail_active_sessions', help: 'Mail sessions open now, by protocol', type: 'gauge', values: [], aggregator: 'sum' };
   const upstream: MetricObject = { name: 'portico_mail_upstream_errors_total', help: 'Upstream connect or login failures after a successful auth, by protocol', type: 'counter', values: [], aggregator: 'sum' };
   for (const protocol of PROTOCOLS) {
-    sessions.values.push({ value: stats.sessions[protocol], labels: { protocol } });
+    const a = stats.auth[protocol];
+    const ended = stats.sessions[protocol] - stats.active[protocol];
+    const answered = a.ok + a.fail + a.error;
+    sessions.values.push({ value: a.ok, labels: { protocol, auth_result: 'success' } });
+    sessions.values.push({ value: a.fail, labels: { protocol, auth_result: 'failure' } });
+    sessions.values.push({ value: a.error, labels: { protocol, auth_result: 'temporary_failure' } });
+    sessions.values.push({ value: Math.max(0, ended - answered), labels: { protocol, auth_result: 'aborted' } });
     active.values.push({ value: stats.active[protocol], labels: { protocol } });
-    for (const result of ['ok', 'fail', 'error'] as const) auth.values.push({ value: stats.auth[protocol][result], labels: { protocol, result } });
     upstream.values.push({ value: stats.upstreamErrors[protocol], labels: { protocol } });
   }
-  return [sessions, active, auth, upstream];
+  return [sessions, active, upstream];
 }
 
 /** upstreamFamilies reports each upstream peer's health, connections and latency EWMA from shared state. */

@@ -19,9 +19,7 @@ export interface WorkerMetrics {
   cpuSystemSeconds: number;
   heapUsedBytes: number;
   heapTotalBytes: number;
-  eventLoopLagP50: number;
   eventLoopLagP99: number;
-  eventLoopLagMax: number;
   connectionsActive: number;
   connectionsAccepted: number;
   requestsTotal: number;
@@ -53,9 +51,7 @@ export function workerSnapshot(runtime: Runtime, limiter: ConnectionLimiter, cyc
     cpuSystemSeconds: cpu.system / 1e6,
     heapUsedBytes: heap.used_heap_size,
     heapTotalBytes: heap.total_heap_size,
-    eventLoopLagP50: lag.percentile(50) / 1e9,
     eventLoopLagP99: lag.percentile(99) / 1e9,
-    eventLoopLagMax: lag.max / 1e9,
     connectionsActive: limiter.active,
     connectionsAccepted: limiter.accepted,
     requestsTotal: store.requestsTotal,

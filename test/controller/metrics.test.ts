@@ -81,12 +81,13 @@ describe('metrics across two worker threads', () => {
     assert.ok(sample(text, 'nginx_ingress_controller_nginx_process_requests_total', {})! >= REQUESTS + 5);
   });
 
-  test('each worker thread reports its own CPU, heap and event-loop lag', async () => {
+  test('each worker thread reports its own CPU, heap and event-loop lag; peers report their health', async () => {
     const text = (await portico.get('/metrics')).text;
+    assert.match(text, new RegExp(`^portico_upstream_peer_up\\{[^}]*peer="127.0.0.1:${BACKEND}"[^}]*\\} 1$`, 'm'));
     for (const worker of ['0', '1']) {
-      assert.ok(sample(text, 'portico_worker_cpu_seconds_total', { worker, mode: 'user' })! > 0, `worker ${worker} cpu`);
-      assert.ok(sample(text, 'portico_worker_heap_bytes', { worker, kind: 'used' })! > 0, `worker ${worker} heap`);
-      assert.notEqual(sample(text, 'portico_worker_event_loop_lag_seconds', { worker, quantile: '0.99' }), undefined);
+      assert.ok(sample(text, 'portico_worker_cpu_seconds_total', { worker })! > 0, `worker ${worker} cpu`);
+      assert.ok(sample(text, 'portico_worker_heap_used_bytes', { worker })! > 0, `worker ${worker} heap`);
+      assert.notEqual(sample(text, 'portico_worker_eventloop_lag_p99_seconds', { worker }), undefined);
     }
   });
 });

@@ -77,12 +77,12 @@ mail {
     let text = '';
     for (let i = 0; i < 50; i++) {
       text = await aggregateWorkers(await master.metrics()).metrics();
-      if (sample(text, 'portico_mail_sessions_active', { protocol: 'smtp' }) === 0) break;
+      if (sample(text, 'portico_mail_active_sessions', { protocol: 'smtp' }) === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.equal(sample(text, 'portico_mail_sessions_total', { protocol: 'smtp' }), 1);
-    assert.equal(sample(text, 'portico_mail_auth_total', { protocol: 'smtp', result: 'fail' }), 1);
-    assert.equal(sample(text, 'portico_mail_auth_total', { protocol: 'smtp', result: 'ok' }), 0);
+    assert.equal(sample(text, 'portico_mail_sessions_total', { protocol: 'smtp', auth_result: 'failure' }), 1);
+    assert.equal(sample(text, 'portico_mail_sessions_total', { protocol: 'smtp', auth_result: 'success' }), 0);
+    assert.equal(sample(text, 'portico_mail_sessions_total', { protocol: 'smtp', auth_result: 'aborted' }), 0);
   });
 
   test('a failed peer shows as down, the live one as up, each reported once', async () => {
