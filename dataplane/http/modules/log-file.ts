@@ -10,6 +10,9 @@ import fs from 'node:fs';
 /** How long an unbuffered log keeps lines before writing them (one write per interval under load). */
 export const COALESCE_MS = 10;
 
+/** The size of the byte buffers lines are copied into when there is no `buffer=` (which sets it otherwise). */
+const CHUNK = 16 * 1024;
+
 export class LogFile {
   readonly path: string;
   /** `buffer=` in bytes; 0 writes at the end of each event-loop turn. */
@@ -17,7 +20,12 @@ export class LogFile {
   /** `flush=` in milliseconds; 0 means only a full buffer (or reopen, or exit) flushes. */
   flushMs = 0;
   #fd = -1;
-  #chunks: string[] = [];
+  // Lines are copied into bytes at once, so no log string outlives its request (strings kept until a
+  // 64 KiB buffer fills would be promoted by the GC and cost more than writing them).
+  #cur: Buffer | undefined;
+  #len = 0;
+  /** Filled buffers waiting for the next write, and the bytes queued in all of them. */
+  #full: Buffer[] = [];
   #bytes = 0;
   #writing = false;
   #scheduled = false;
@@ -43,8 +51,14 @@ export class LogFile {
 
   /** append queues one line (with its newline); latin1 strings carry bytes as they came. */
   append(line: string): void {
-    this.#chunks.push(line);
-    this.#bytes += line.length;
+    const n = line.length;
+    if (this.#cur === undefined || this.#len + n > this.#cur.length) {
+      if (this.#cur !== undefined && this.#len > 0) this.#full.push(this.#cur.subarray(0, this.#len));
+      this.#cur = Buffer.allocUnsafe(Math.max(this.bufferSize || CHUNK, n));
+      this.#len = 0;
+    }
+    this.#len += this.#cur.write(line, this.#len, 'latin1');
+    this.#bytes += n;
     if (this.bufferSize === 0) {
       if (!this.#scheduled) {
         this.#scheduled = true;
@@ -95,10 +109,14 @@ export class LogFile {
   }
 
   #take(): Buffer {
-    const text = this.#chunks.length === 1 ? this.#chunks[0]! : this.#chunks.join('');
-    this.#chunks = [];
+    const parts = this.#full;
+    if (this.#cur !== undefined && this.#len > 0) parts.push(this.#cur.subarray(0, this.#len));
+    // The written bytes belong to the write now: the next line starts a fresh buffer.
+    this.#cur = undefined;
+    this.#len = 0;
+    this.#full = [];
     this.#bytes = 0;
-    return Buffer.from(text, 'latin1');
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /** reopen flushes, then points new writes at a freshly opened file of the same name (USR1, rotation). */

@@ -51,7 +51,7 @@ describe('two worker threads under a master (process model)', () => {
     proc.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`dataplane exited with ${code}: ${stderr}`))));
     exited.catch(() => {});
-    await Promise.race([waitForPort(PORT, 10_000), exited]);
+    await Promise.race([waitForPort(PORT, 30_000), exited]);
     // Both workers bind the address (SO_REUSEPORT); give the second one time to join the first.
     await new Promise((r) => setTimeout(r, 500));
   });
