@@ -61,11 +61,13 @@ export class Controller {
   #kube?: KubeSource;
   #elector?: LeaderElector;
   #status?: StatusUpdater;
+  #events?: KubeEventSink;
 
-  private constructor(flags: Flags, sink: DataplaneSink & { quit?: () => Promise<void> }, log: Logger, events?: EventSink, api?: KubeApi) {
+  private constructor(flags: Flags, sink: DataplaneSink & { quit?: () => Promise<void> }, log: Logger, events?: KubeEventSink, api?: KubeApi) {
     this.#flags = flags;
     this.#sink = sink;
     this.log = log;
+    this.#events = events;
     if (api) this.#status = new StatusUpdater(api, this.store, { publishService: flags.publishService, publishStatusAddress: flags.publishStatusAddress, log });
     this.reconciler = new Reconciler(this.store, pipelineOptions(flags), sink, {
       debounceMs: flags.debounceMs,
@@ -133,12 +135,14 @@ export class Controller {
         log,
         onChange: (leading) => {
           c.metrics.leader.set({ name: flags.electionId }, leading ? 1 : 0);
+          if (leading) c.reconciler.forgetEvents();
           const m = c.reconciler.model;
           if (leading && m) void c.#syncStatus(m, c.reconciler.lastOk);
         },
       });
       await c.#kube.start();
       c.reconciler.enable();
+      if (c.#events) c.#events.enabled = () => c.#elector?.leading === true;
       c.#elector.start();
     }
   }

@@ -21,6 +21,7 @@ test('only the leader writes Ingress status, and the other replica takes over on
   api.apply(service('default', 'web') as Obj);
   api.apply(slice('default', 'web', 8080, ['10.0.0.1']) as Obj);
   api.apply(ingress('default', 'one', 'one.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
+  api.apply(ingress('default', 'broken', 'broken.example.com', [['/', 'Prefix', 'nosuch', 80]]) as Obj);
   const kc = api.writeKubeconfig();
   const a = await startPortico(flags(kc, ['--publish-status-address', '203.0.113.7,lb.example.com']), 21101, { POD_NAME: 'replica-a' });
   cleanup.push(() => a.stop());
@@ -38,6 +39,9 @@ test('only the leader writes Ingress status, and the other replica takes over on
   assert.ok(statusWrites.length >= 2);
   assert.ok(statusWrites.every((w) => w.endsWith('portico-controller/replica-a')), statusWrites.join('\n'));
   assert.equal(api.get('Lease', 'portico', 'portico-leader')!['spec'].holderIdentity, 'replica-a');
+  const eventPosts = () => api.writes.filter((w) => w.startsWith('POST /api/v1/namespaces/default/events'));
+  await waitFor('event from the leader', () => eventPosts().length > 0);
+  assert.ok(eventPosts().every((w) => w.endsWith('replica-a')), eventPosts().join('\n'));
 
   assert.equal(await a.stop(), 0, 'graceful exit');
   await waitFor('b takes over', async () => (await b.get('/leader')).text === 'leader\n', 15_000);
@@ -45,6 +49,7 @@ test('only the leader writes Ingress status, and the other replica takes over on
   api.apply(ingress('default', 'three', 'three.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
   await waitFor('status by the new leader', () => api.get('Ingress', 'default', 'three')?.['status']?.loadBalancer?.ingress?.length === 2);
   assert.ok(api.writes.some((w) => w.includes('/ingresses/three/status') && w.endsWith('replica-b')));
+  await waitFor('the new leader records the current events again', () => eventPosts().some((w) => w.endsWith('replica-b')));
 });
 
 test('--publish-service copies the Service load balancer address into Ingress status', async () => {
