@@ -13,7 +13,7 @@ import type { Model } from './model/types.ts';
 import type { PipelineOptions } from './pipeline.ts';
 import { Reconciler } from './reconcile.ts';
 import { redactTree } from './render/peers.ts';
-import type { DataplaneSink, EventSink } from './sink.ts';
+import type { DataplaneSink } from './sink.ts';
 import type { KubeEventSink } from './sources/events.ts';
 import { FolderSource, type ManifestScan } from './sources/folder.ts';
 import type { KubeSource } from './sources/kube.ts';
