@@ -180,7 +180,12 @@ export class Controller {
     };
     if (path === '/healthz') return send(200, 'ok\n');
     if (path === '/readyz') return this.reconciler.ready ? send(200, 'ok\n') : send(503, 'waiting for the first configuration\n');
-    if (path === '/conf') return this.reconciler.current ? send(200, printConf(redactTree(this.reconciler.current))) : send(503, 'no configuration applied yet\n');
+    if (path === '/conf') {
+      // The configuration names internal addresses and auth URLs: only local clients (`kubectl exec … portico conf`).
+      const from = req.socket.remoteAddress ?? '';
+      if (!(from === '::1' || from.startsWith('127.') || from.startsWith('::ffff:127.'))) return send(403, 'forbidden: /conf answers local clients only\n');
+      return this.reconciler.current ? send(200, printConf(redactTree(this.reconciler.current))) : send(503, 'no configuration applied yet\n');
+    }
     if (path === '/leader') return send(200, `${this.#elector?.leading ? 'leader' : 'follower'}\n`);
     if (path === '/metrics') return send(200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
     send(404, 'not found\n');
