@@ -33,6 +33,8 @@ import { httpTryFilesModule } from './http/modules/try-files.ts';
 import { httpGrpcModule } from './http/modules/grpc.ts';
 import { httpSslModule } from './http/modules/ssl.ts';
 import { httpV2Module } from './http/v2/module.ts';
+import { httpProxyModule } from './http/modules/proxy/proxy-module.ts';
+import { httpUpstreamModule } from './upstream/upstream-module.ts';
 
 export const MODULES: readonly Module[] = [
   // core
@@ -63,6 +65,8 @@ export const MODULES: readonly Module[] = [
   httpAuthBasicModule,
   httpAuthRequestModule,
   httpGrpcModule,
+  httpProxyModule,
+  httpUpstreamModule,
   httpMetricsModule,
   httpEmptyGifModule,
   httpStubStatusModule,

@@ -19,6 +19,9 @@ export interface ResponseHead {
   lastModified?: number;
   etag?: string;
   location?: string;
+  /** Server and Date passed from an upstream (proxy_pass_header) replace our own. */
+  server?: string;
+  date?: string;
   /** Every other header, flat: [name, value, name, value …]. */
   headers: string[];
   /** Trailers, flat; set (even empty) before the head is sent to announce them (HTTP/2, gRPC). */
@@ -54,6 +57,14 @@ export interface ConnectionInfo {
   readBody(r: HttpRequest, reader: BodyReader): void;
   /** Drops the rest of the request body so the connection can be reused. */
   discardBody(r: HttpRequest): void;
+  /** Called when the client goes away mid-request (proxy: 499 and stop the upstream); unset → terminate 499. */
+  onClientClose?: (() => void) | undefined;
+  /**
+   * takeSocket hands the connection's socket to a tunnel (101 Switching Protocols, CONNECT-like upgrades): the
+   * connection stops reading and timing it and returns the bytes it had already buffered. Transports that
+   * cannot be tunnelled (HTTP/2 streams) leave it undefined.
+   */
+  takeSocket?(r: HttpRequest): { socket: import('node:net').Socket; buffered: Buffer | undefined } | undefined;
   /** Aborts the connection without a response (444, 499, errors after the header went out). */
   abort(r: HttpRequest): void;
   /** Called when the response has been fully produced and logged. */
@@ -106,6 +117,10 @@ export class HttpRequest {
 
   phaseIndex = 0;
   uriChanged = false;
+  /** False once the URI was changed (rewrite, internal redirect): proxies then send `uri` instead of `unparsedUri`. */
+  validUnparsedUri = true;
+  /** False after `rewrite … break` changed the URI inside the location: proxy_pass ignores its URI part. */
+  validLocation = true;
   uriChanges = 11;
   internal = false;
   errorPage = false;

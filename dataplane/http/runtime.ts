@@ -282,6 +282,8 @@ export class HttpRuntime {
     r.uri = uri;
     r.args = args;
     r.internal = true;
+    r.validUnparsedUri = false;
+    r.validLocation = true;
     r.ctx.length = 0;
     r.vars.clear();
     r.loc = r.srv.loc;

@@ -40,7 +40,8 @@ function argValue(args: string, name: string): string | undefined {
   return undefined;
 }
 
-function cookieValue(r: HttpRequest, name: string): string | undefined {
+/** cookieValue returns the value of request cookie `name` (case-insensitive name), as $cookie_ does. */
+export function cookieValue(r: HttpRequest, name: string): string | undefined {
   const c = r.header('cookie');
   if (c === undefined) return undefined;
   for (const part of c.split(';')) {

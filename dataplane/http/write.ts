@@ -40,7 +40,9 @@ export function serializeHead(r: HttpRequest, chunked: boolean): string {
   const o = r.out;
   const status = wireStatus(o.status);
   const text = o.statusText ?? STATUS_TEXT[status] ?? '';
-  let h = `HTTP/1.1 ${status} ${text}\r\n${r.loc.serverTokens ? SERVER_FULL : SERVER_SHORT}Date: ${httpDateNow()}\r\n`;
+  let h = `HTTP/1.1 ${status} ${text}\r\n`;
+  h += o.server === undefined ? (r.loc.serverTokens ? SERVER_FULL : SERVER_SHORT) : `Server: ${o.server}\r\n`;
+  h += `Date: ${o.date ?? httpDateNow()}\r\n`;
   if (o.contentType !== undefined) {
     h += o.charset ? `Content-Type: ${o.contentType}; charset=${o.charset}\r\n` : `Content-Type: ${o.contentType}\r\n`;
   }

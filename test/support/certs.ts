@@ -76,6 +76,12 @@ export class TestPki {
     return this.#selfSigned(`self${++this.#n}`, cn, ['basicConstraints=CA:FALSE', 'extendedKeyUsage=clientAuth']);
   }
 
+  /** dhparam writes 2048-bit DH parameters (the RFC 7919 ffdhe2048 group: no slow prime search). */
+  dhparam(): string {
+    this.#openssl(['genpkey', '-genparam', '-algorithm', 'DH', '-pkeyopt', 'dh_param:ffdhe2048', '-out', 'dh.pem']);
+    return fs.readFileSync(path.join(this.dir, 'dh.pem'), 'latin1');
+  }
+
   /** remove deletes the folder. */
   remove(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });

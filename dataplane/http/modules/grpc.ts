@@ -6,7 +6,8 @@
  * a gRPC client that has no error_page for them gets a trailers-only answer with grpc-status (14 or 4).
  *
  * Peers come from a GrpcTarget. Until the shared upstream layer (dataplane/upstream) is on main this is one
- * address per grpc_pass with one multiplexed HTTP/2 session per worker; the seam is `GrpcTarget.pick/done`.
+ * address per grpc_pass with one multiplexed HTTP/2 session per worker; the seam is `GrpcTarget.choose`, whose
+ * GrpcChoice mirrors the balancer's per-request state (startChoice, then get/free per try).
  */
 import fs from 'node:fs';
 import http2 from 'node:http2';
@@ -29,11 +30,16 @@ export interface GrpcPeer {
   port: number;
 }
 
-/** GrpcTarget chooses a peer per request and hears how it went (the upstream balancer's get/free). */
+/** GrpcChoice is one request's peer selection: a peer per try, and how each try ended. */
+export interface GrpcChoice {
+  next(now: number): GrpcPeer | undefined;
+  done(peer: GrpcPeer, failed: boolean, now: number, latency: number): void;
+}
+
+/** GrpcTarget is what `grpc_pass` names: whether it speaks TLS, and per request a GrpcChoice. */
 export interface GrpcTarget {
   readonly secure: boolean;
-  pick(r: HttpRequest): GrpcPeer | undefined;
-  done(peer: GrpcPeer, failed: boolean): void;
+  choose(r: HttpRequest): GrpcChoice;
 }
 
 export interface GrpcLocConf {
@@ -61,15 +67,18 @@ const GRPC_STATUS: Record<number, [string, string]> = {
   504: ['4', 'upstream timed out'],
 };
 
-/** SingleTarget is the implicit one-address upstream of `grpc_pass grpc://host:port`. */
-class SingleTarget implements GrpcTarget {
+/** SingleTarget is the implicit one-address upstream of `grpc_pass grpc://host:port` (its own choice, too). */
+class SingleTarget implements GrpcTarget, GrpcChoice {
   readonly secure: boolean;
   readonly peer: GrpcPeer;
   constructor(secure: boolean, peer: GrpcPeer) {
     this.secure = secure;
     this.peer = peer;
   }
-  pick(): GrpcPeer {
+  choose(): GrpcChoice {
+    return this;
+  }
+  next(): GrpcPeer {
     return this.peer;
   }
   done(): void {}
@@ -137,14 +146,17 @@ class GrpcCall {
   readonly r: HttpRequest;
   readonly lc: GrpcLocConf;
   readonly peer: GrpcPeer;
+  readonly choice: GrpcChoice;
+  readonly started = Date.now();
   stream: http2.ClientHttp2Stream | undefined;
   timer: NodeJS.Timeout | undefined;
   responded = false;
   finished = false;
 
-  constructor(r: HttpRequest, lc: GrpcLocConf, peer: GrpcPeer) {
+  constructor(r: HttpRequest, lc: GrpcLocConf, choice: GrpcChoice, peer: GrpcPeer) {
     this.r = r;
     this.lc = lc;
+    this.choice = choice;
     this.peer = peer;
   }
 
@@ -274,7 +286,8 @@ class GrpcCall {
     if (this.finished) return;
     this.finished = true;
     this.clear();
-    this.lc.target!.done(this.peer, false);
+    const now = Date.now();
+    this.choice.done(this.peer, false, now, now - this.started);
     const r = this.r;
     if (!this.responded) {
       r.finalize(502);
@@ -298,7 +311,8 @@ class GrpcCall {
     this.clear();
     const r = this.r;
     r.http.cycle.log?.log('error', `*${r.conn.id} ${why}, client: ${r.conn.remoteAddress}, server: ${r.srv.serverNames[0]?.name ?? ''}, request: "${r.method} ${r.unparsedUri} ${r.protocol}", upstream: "${this.lc.target!.secure ? 'grpcs' : 'grpc'}://${this.peer.name}"`);
-    this.lc.target!.done(this.peer, true);
+    const now = Date.now();
+    this.choice.done(this.peer, true, now, now - this.started);
     if (this.stream && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
     if (r.headerSent) {
       r.http.terminate(r, status);
@@ -320,9 +334,13 @@ class GrpcCall {
 function grpcHandler(idx: number, main: GrpcMainConf) {
   return (r: HttpRequest): number => {
     const lc = r.loc.confs[idx] as GrpcLocConf;
-    const peer = lc.target!.pick(r);
-    if (!peer) return 502;
-    const call = new GrpcCall(r, lc, peer);
+    const choice = lc.target!.choose(r);
+    const peer = choice.next(Date.now());
+    if (!peer) {
+      r.http.cycle.log?.log('error', `*${r.conn.id} no live upstreams while connecting to upstream, client: ${r.conn.remoteAddress}`);
+      return 502;
+    }
+    const call = new GrpcCall(r, lc, choice, peer);
     r.ctx[idx] = call;
     call.start(main);
     return DONE;

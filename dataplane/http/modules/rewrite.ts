@@ -143,7 +143,10 @@ function rewriteDirective(cf: ConfCtx, d: ConfDirective, conf: RewriteLocConf): 
     r.uri = uri;
     r.args = args;
     r.internal = true;
+    r.validUnparsedUri = false;
     if (breaks) {
+      // nginx's valid_location = 0: proxy_pass then ignores its URI part and sends the whole changed URI.
+      r.validLocation = false;
       r.uriChanged = false;
       return BREAK;
     }

@@ -42,6 +42,8 @@ export interface SslSrvConf {
   trustedCertificate?: string;
   verifyClient?: VerifyClient;
   verifyDepth?: number;
+  /** `ssl_reject_handshake on`: refuse handshakes that select this server (unknown names on a default server). */
+  rejectHandshake?: boolean;
   /** The server's context, built in merge when it has certificates. */
   context?: tls.SecureContext;
   file?: string;
@@ -183,6 +185,7 @@ function mergeSrv(cf: ConfCtx, p: SslSrvConf, c: SslSrvConf): void {
   c.trustedCertificate ??= p.trustedCertificate;
   c.verifyClient ??= p.verifyClient ?? 'off';
   c.verifyDepth ??= p.verifyDepth ?? 1;
+  c.rejectHandshake ??= p.rejectHandshake ?? false;
   if (c.verifyClient !== 'off' && c.verifyClient !== 'optional_no_ca' && !c.clientCertificate && !c.trustedCertificate && c.certificates) {
     cf.error('no ssl_client_certificate or ssl_trusted_certificate for ssl_verify_client', { name: 'ssl_verify_client', args: [], file: c.file, line: c.line });
   }
@@ -222,7 +225,8 @@ function checkListens(cf: ConfCtx): void {
   }
   for (const { srv, l } of defaults.values()) {
     if (!l.ssl) continue;
-    if (!(srv.level.srv[idx] as SslSrvConf).context) {
+    const sc = srv.level.srv[idx] as SslSrvConf;
+    if (!sc.context && !sc.rejectHandshake) {
       cf.error(`no "ssl_certificate" is defined for the "listen ... ssl" directive in ${l.file}:${l.line}`, { name: 'listen', args: [], file: l.file, line: l.line });
     }
   }
@@ -353,6 +357,7 @@ export const httpSslModule = defineHttpModule<undefined, SslSrvConf, undefined>(
     { name: 'ssl_trusted_certificate', contexts: SRV, args: ARGS.TAKE1, conf: 'srv', set: pemSlot('trustedCertificate') },
     { name: 'ssl_verify_client', contexts: SRV, args: ARGS.TAKE1, conf: 'srv', set: verifyClientSlot },
     { name: 'ssl_verify_depth', contexts: SRV, args: ARGS.TAKE1, conf: 'srv', set: numSlot('verifyDepth') },
+    { name: 'ssl_reject_handshake', contexts: SRV, args: ARGS.FLAG, conf: 'srv', set: flagSlot('rejectHandshake') },
   ],
   variables: SSL_VARIABLES,
   createSrvConf: () => ({}),

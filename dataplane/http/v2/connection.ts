@@ -6,15 +6,14 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import type { ListenSlot } from '../../core/cycle.ts';
 import { IDLE_CLOSER } from '../../event/listeners.ts';
 import { Http1Connection, nextConnectionId, stripV4Mapped } from '../connection.ts';
 import { addrConfOf, type HttpAddrConf } from '../listen-ctx.ts';
 import { splitTarget, validateHost, type ParsedHead } from '../parser.ts';
-import { proxyInfoOf } from '../proxy-protocol.ts';
 import { HttpRequest, type ProxyProtocolInfo } from '../request.ts';
+import { peekConnection, type Peeked } from '../peek.ts';
 import { Http2Stream, type StreamOwner } from './stream.ts';
 import { httpV2Module, v2Conf } from './module.ts';
 
@@ -24,11 +23,11 @@ const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** startHttp2 runs an HTTP/2 session on `socket` (a negotiated TLSSocket, or `raw` itself for h2c). */
-export function startHttp2(socket: net.Socket | Duplex, raw: net.Socket, slot: ListenSlot): void {
+export function startHttp2(socket: net.Socket, raw: net.Socket, slot: ListenSlot, peeked?: Peeked): void {
   // A server TLSSocket made outside tls.Server never clears `secureConnecting`, and node:http2 would wait
   // for a 'secureConnect' that servers never emit; the handshake is done, so say so.
   if ('encrypted' in socket) (socket as net.Socket & { secureConnecting?: boolean }).secureConnecting = false;
-  new Http2Connection(socket, raw, slot);
+  new Http2Connection(socket, raw, slot, peeked);
 }
 
 /**
@@ -37,41 +36,17 @@ export function startHttp2(socket: net.Socket | Duplex, raw: net.Socket, slot: L
  */
 export function h2cConnectionHandler(socket: net.Socket, slot: ListenSlot): void {
   socket.on('error', () => {});
-  socket.once('data', (first: Buffer) => {
-    socket.pause();
-    socket.unshift(first);
+  const addr = addrConfOf(slot, stripV4Mapped(socket.localAddress ?? ''));
+  peekConnection(socket, addr, (buf) => buf.length >= 3 || buf[0] !== PREFACE[0], (first, peeked) => {
     const n = Math.min(first.length, PREFACE.length);
-    const addr = addrConfOf(slot, stripV4Mapped(socket.localAddress ?? ''));
     const enabled = addr.http2 || v2Conf(addr.defaultSrv, addr.runtime.cycle.registry.index(httpV2Module)).enable;
-    if (enabled && n >= 3 && first.subarray(0, n).equals(PREFACE.subarray(0, n))) startHttp2(replayable(socket), socket, slot);
-    else new Http1Connection(socket, slot);
-    socket.resume();
+    // node:http2 replays bytes already in the socket's buffer (the unshifted preface) into the session.
+    if (enabled && n >= 3 && first.subarray(0, n).equals(PREFACE.subarray(0, n))) startHttp2(socket, socket, slot, peeked);
+    else {
+      new Http1Connection(socket, slot, undefined, peeked);
+      socket.resume();
+    }
   });
-}
-
-/**
- * replayable wraps a socket whose first bytes were read and unshifted: node:http2 reads a net.Socket's handle
- * directly and would miss them, but it reads a plain Duplex through the stream API, which sees them.
- */
-function replayable(socket: net.Socket): Duplex {
-  const d = new Duplex({
-    read: () => void socket.resume(),
-    write: (chunk: Buffer, _enc, cb) => void socket.write(chunk, cb),
-    final: (cb) => {
-      socket.end();
-      cb();
-    },
-    destroy: (err, cb) => {
-      socket.destroy();
-      cb(err);
-    },
-  });
-  socket.on('data', (chunk: Buffer) => {
-    if (!d.push(chunk)) socket.pause();
-  });
-  socket.on('end', () => d.push(null));
-  socket.on('close', () => d.destroy());
-  return d;
 }
 
 class Http2Connection implements StreamOwner {
@@ -91,11 +66,11 @@ class Http2Connection implements StreamOwner {
   #closing = false;
   #idleMs: number;
 
-  constructor(socket: net.Socket | Duplex, raw: net.Socket, slot: ListenSlot) {
+  constructor(socket: net.Socket, raw: net.Socket, slot: ListenSlot, peeked: Peeked | undefined) {
     this.slot = slot;
+    this.proxyProtocol = peeked?.proxy ?? undefined;
     this.tls = 'encrypted' in socket ? (socket as tls.TLSSocket) : undefined;
     this.remoteAddress = stripV4Mapped(raw.remoteAddress ?? '');
-    this.proxyProtocol = proxyInfoOf(raw);
     this.remotePort = raw.remotePort ?? 0;
     this.localAddress = stripV4Mapped(raw.localAddress ?? '');
     this.localPort = raw.localPort ?? 0;
@@ -103,7 +78,7 @@ class Http2Connection implements StreamOwner {
     const srv = addr.defaultSrv;
     const v2 = v2Conf(srv, addr.runtime.cycle.registry.index(httpV2Module));
     this.#idleMs = srv.loc.keepaliveTimeout!;
-    this.session = http2.performServerHandshake(socket as net.Socket, {
+    this.session = http2.performServerHandshake(socket, {
       settings: {
         maxConcurrentStreams: v2.maxConcurrentStreams!,
         initialWindowSize: v2.bodyPrereadSize!,

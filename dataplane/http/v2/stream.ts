@@ -47,7 +47,6 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
     this.#bodyDone = endStream;
     stream.on('error', () => {});
     stream.on('close', () => this.#onClose());
-    stream.on('wantTrailers', () => this.#sendTrailers());
   }
 
   get id(): number {
@@ -184,6 +183,7 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
     const trailers = o.trailers !== undefined && !this.#noBody;
     r.bytesSent += 9 + hs.length * 16;
     if (this.stream.destroyed || this.stream.headersSent) return;
+    if (trailers) this.stream.once('wantTrailers', () => this.#sendTrailers());
     try {
       this.stream.respond(h, { endStream: this.#noBody && !trailers, waitForTrailers: trailers });
     } catch (err) {

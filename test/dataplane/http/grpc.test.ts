@@ -239,3 +239,21 @@ describe('gRPC proxying (grpc_pass)', () => {
     }
   });
 });
+
+describe('grpc_pass configuration errors', () => {
+  const fails = async (conf: string, message: RegExp) => {
+    await assert.rejects(startDataplane(conf), (err: Error) => {
+      assert.match(err.message, message);
+      return true;
+    });
+  };
+
+  test('an address without a port and a foreign scheme are refused', async () => {
+    await fails(`http { server { listen 127.0.0.1:27310; location / { grpc_pass grpc://backend; } } }`, /no port in upstream "backend"/);
+    await fails(`http { server { listen 127.0.0.1:27310; location / { grpc_pass http://127.0.0.1:1; } } }`, /invalid URL prefix in "http:\/\/127\.0\.0\.1:1"/);
+  });
+
+  test('grpc_pass is not allowed at server level', async () => {
+    await fails(`http { server { listen 127.0.0.1:27310; grpc_pass grpc://127.0.0.1:1; } }`, /"grpc_pass" directive is not allowed here/);
+  });
+});

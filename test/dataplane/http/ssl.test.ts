@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { curl, sClient } from '../../support/clients.ts';
@@ -9,6 +10,9 @@ const PLAIN = 27102;
 const MTLS = 27103;
 const CACHED = 27104;
 const UNCACHED = 27105;
+const SPLITTER = 27106;
+const TUNED = 27107;
+const REJECTING = 27108;
 
 describe('TLS termination (ngx_http_ssl_module)', () => {
   let pki: TestPki;
@@ -19,6 +23,8 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
   let client: Pem;
   let stranger: Pem;
   let multi: Pem;
+  let dualRsa: Pem;
+  let dualEc: Pem;
   const resolve = (name: string, port = PORT) => ['--resolve', `${name}:${port}:127.0.0.1`, '--cacert', pki.ca.certFile];
 
   before(async () => {
@@ -29,6 +35,9 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     client = pki.client('alice');
     stranger = pki.selfSignedClient('mallory');
     multi = pki.server(['on.test', 'optional.test', 'noca.test', 'plain.test']);
+    dualRsa = pki.server(['dual.test'], 'rsa');
+    dualEc = pki.server(['dual.test'], 'ec');
+    const dh = pki.dhparam();
     dp = await startDataplane(`http {
       ssl_session_timeout 10m;
       server {
@@ -49,6 +58,36 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
         ssl_certificate_key "data:${wild.key}";
         ssl_protocols TLSv1.3;
         location / { return 200 "b $ssl_server_name $ssl_cipher\\n"; }
+      }
+      server {
+        listen 127.0.0.1:${PORT} ssl;
+        server_name dual.test;
+        ssl_certificate ${dualRsa.certFile};
+        ssl_certificate_key ${dualRsa.keyFile};
+        ssl_certificate ${dualEc.certFile};
+        ssl_certificate_key ${dualEc.keyFile};
+        return 200 "dual\n";
+      }
+      server {
+        listen 127.0.0.1:${REJECTING} ssl default_server;
+        ssl_reject_handshake on;
+      }
+      server {
+        listen 127.0.0.1:${REJECTING} ssl;
+        server_name a.test;
+        ssl_certificate ${rsa.certFile};
+        ssl_certificate_key ${rsa.keyFile};
+        return 200 "known\n";
+      }
+      server {
+        listen 127.0.0.1:${TUNED} ssl;
+        ssl_certificate ${rsa.certFile};
+        ssl_certificate_key ${rsa.keyFile};
+        ssl_protocols TLSv1.2;
+        ssl_ciphers AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256;
+        ssl_prefer_server_ciphers on;
+        ssl_dhparam "data:${dh}";
+        return 200 "$ssl_protocol $ssl_cipher\n";
       }
       server {
         listen 127.0.0.1:${CACHED} ssl;
@@ -147,12 +186,59 @@ describe('TLS termination (ngx_http_ssl_module)', () => {
     assert.match(ecOut, /Server public key is 256 bit/);
   });
 
+  test('a ClientHello split over TCP segments still selects the server and both of its certificates', async () => {
+    // A relay that forwards the client's first bytes in two pieces, 50 ms apart.
+    const relay = net.createServer((c) => {
+      const up = net.connect(PORT, '127.0.0.1');
+      let first = true;
+      c.on('data', (d: Buffer) => {
+        if (!first) return void up.write(d);
+        first = false;
+        up.write(d.subarray(0, 20));
+        setTimeout(() => up.write(d.subarray(20)), 50);
+      });
+      up.pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+      c.on('close', () => up.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(SPLITTER, '127.0.0.1', () => resolve()));
+    try {
+      const base = ['-connect', `127.0.0.1:${SPLITTER}`, '-servername', 'dual.test', '-tls1_2'];
+      const rsaOut = await sClient([...base, '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']);
+      assert.match(rsaOut, /subject=.*CN ?= ?dual\.test/);
+      assert.match(rsaOut, /Server public key is 2048 bit/);
+      const ecOut = await sClient([...base, '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
+      assert.match(ecOut, /Server public key is 256 bit/);
+    } finally {
+      relay.close();
+    }
+  });
+
   test('ssl_protocols is enforced per server chosen by SNI', async () => {
     const out = await sClient(['-connect', `127.0.0.1:${PORT}`, '-servername', 'x.b.test', '-tls1_2']);
     assert.doesNotMatch(out, /Cipher is ECDHE/);
     assert.match(out, /alert|error/i);
     const ok = await sClient(['-connect', `127.0.0.1:${PORT}`, '-servername', 'a.test', '-tls1_2']);
     assert.match(ok, /Protocol *: TLSv1\.2/);
+  });
+
+  test('ssl_ciphers, ssl_prefer_server_ciphers and ssl_dhparam shape the negotiation', async () => {
+    const preferred = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'AES128-GCM-SHA256:AES256-GCM-SHA384', '-ign_eof'], 'GET / HTTP/1.0\r\n\r\n');
+    assert.match(preferred, /TLSv1\.2 AES256-GCM-SHA384\n/);
+    const dhe = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'DHE-RSA-AES128-GCM-SHA256', '-ign_eof'], 'GET / HTTP/1.0\r\n\r\n');
+    assert.match(dhe, /TLSv1\.2 DHE-RSA-AES128-GCM-SHA256\n/);
+    const excluded = await sClient(['-connect', `127.0.0.1:${TUNED}`, '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256']);
+    assert.match(excluded, /Cipher is \(NONE\)/);
+  });
+
+  test('ssl_reject_handshake on the default server refuses unknown and missing server names', async () => {
+    const known = await curl(['--http1.1', ...resolve('a.test', REJECTING), `https://a.test:${REJECTING}/`]);
+    assert.equal(known.body, 'known\n');
+    for (const sni of [['-servername', 'unknown.test'], ['-noservername']]) {
+      const out = await sClient(['-connect', `127.0.0.1:${REJECTING}`, ...sni]);
+      assert.match(out, /no peer certificate available/);
+    }
   });
 
   test('sessions resume with tickets', async () => {

@@ -1,0 +1,136 @@
+/**
+ * ngx_http_proxy_module: `proxy_pass` and its family. The content handler resolves the target (a fixed group,
+ * or a URL evaluated per request whose host names an upstream or an address), reads or streams the request
+ * body, and hands over to UpstreamRequest. Configuration lives in conf.ts, request building in
+ * create-request.ts, response heads in response.ts, buffering in spool.ts, upgrades in tunnel.ts.
+ */
+import path from 'node:path';
+import type { UpstreamMainConf } from '../../../upstream/upstream-module.ts';
+import { runtimeGroup, upstreamMainConf } from '../../../upstream/upstream-module.ts';
+import type { HttpRequest } from '../../request.ts';
+import { DONE, defineHttpModule, type VariableDef } from '../../types.ts';
+import { evaluate } from '../../variables.ts';
+import { mergeProxyLocConf, proxyDirectives, type ProxyLocConf } from './conf.ts';
+import { upstreamUri } from './create-request.ts';
+import { RequestBody } from './request-body.ts';
+import { UpstreamRequest, type Target } from './upstream-request.ts';
+
+let proxyIndex = -1;
+
+function ctxOf(r: HttpRequest): UpstreamRequest | undefined {
+  return r.ctx[proxyIndex] as UpstreamRequest | undefined;
+}
+
+function resolveTarget(r: HttpRequest, conf: ProxyLocConf): Target | undefined {
+  const pass = conf.pass!;
+  if (!pass.url) return { group: pass.group!, uri: upstreamUri(r, pass, pass.uri), host: pass.host, port: pass.port, https: pass.https };
+  const url = evaluate(r, pass.url);
+  const m = /^(https?):\/\/([^/?]+)(.*)$/i.exec(url);
+  if (!m) {
+    r.http.cycle.log?.log('error', `*${r.conn.id} invalid URL prefix in "${url}", client: ${r.conn.remoteAddress}`);
+    return undefined;
+  }
+  const https = m[1]!.toLowerCase() === 'https';
+  const hostPart = m[2]!;
+  const umcf = (r.loc.confs[proxyIndex] as ProxyLocConf & { upstreams?: UpstreamMainConf }).upstreams!;
+  const group = umcf.groups.get(hostPart) ?? runtimeGroup(umcf, hostPart, https ? 443 : 80);
+  if (!group) {
+    r.http.cycle.log?.log('error', `*${r.conn.id} invalid host in upstream "${hostPart}", client: ${r.conn.remoteAddress}`);
+    return undefined;
+  }
+  const port = /:(\d+)$/.exec(hostPart)?.[1] ?? (https ? '443' : '80');
+  return { group, uri: upstreamUri(r, pass, m[3] ?? ''), host: hostPart, port, https };
+}
+
+function proxyHandler(r: HttpRequest): number {
+  const conf = r.loc.confs[proxyIndex] as ProxyLocConf;
+  const target = resolveTarget(r, conf);
+  if (!target) return 500;
+  const u = new UpstreamRequest(r, conf, target);
+  r.ctx[proxyIndex] = u;
+  if (!r.hasBody) {
+    u.connect();
+    return DONE;
+  }
+  if (!conf.passRequestBody) {
+    r.conn.discardBody(r);
+    u.connect();
+    return DONE;
+  }
+  if (conf.requestBuffering || (r.chunked && conf.httpVersion === '1.0')) {
+    const body = new RequestBody(r.loc.clientBodyBufferSize!, path.join(r.http.cycle.prefix, 'client_body_temp'));
+    u.body = body;
+    let failed = false;
+    r.conn.readBody(r, {
+      onData(d) {
+        if (failed) return;
+        try {
+          body.add(d);
+        } catch (err) {
+          failed = true;
+          r.http.cycle.log?.log('crit', `*${r.conn.id} cannot write client request body to a temp file: ${(err as Error).message}`);
+        }
+      },
+      onEnd(status) {
+        if (status === 499) return;
+        if (status || failed) {
+          u.finish();
+          r.finalize(status || 500);
+          return;
+        }
+        u.connect();
+      },
+    });
+    return DONE;
+  }
+  u.streaming = true;
+  u.chunkedBody = r.chunked;
+  r.conn.readBody(r, {
+    onData: (d) => u.streamChunk(d),
+    onEnd(status) {
+      if (status === 499) return;
+      if (status) {
+        u.finish();
+        u.dropConnection();
+        r.finalize(status);
+        return;
+      }
+      u.streamEnd();
+    },
+  });
+  u.connect();
+  return DONE;
+}
+
+function forwardedFor(r: HttpRequest): string {
+  const xff = r.header('x-forwarded-for');
+  return xff ? `${xff}, ${r.conn.remoteAddress}` : r.conn.remoteAddress;
+}
+
+function passOf(r: HttpRequest): { host: string; port: string } | undefined {
+  const u = ctxOf(r);
+  if (u) return u.target;
+  return (r.loc.confs[proxyIndex] as ProxyLocConf | undefined)?.pass;
+}
+
+const PROXY_VARIABLES: VariableDef[] = [
+  { name: 'proxy_host', nocache: true, get: (r) => passOf(r)?.host },
+  { name: 'proxy_port', nocache: true, get: (r) => passOf(r)?.port },
+  { name: 'proxy_add_x_forwarded_for', get: forwardedFor },
+];
+
+export const httpProxyModule = defineHttpModule<undefined, undefined, ProxyLocConf>({
+  name: 'ngx_http_proxy_module',
+  type: 'http',
+  configureArg: '--with-http_proxy_module',
+  variables: PROXY_VARIABLES,
+  directives: proxyDirectives(proxyHandler),
+  preconfiguration(cf) {
+    proxyIndex = cf.index(httpProxyModule);
+  },
+  createLocConf: () => ({}),
+  mergeLocConf(cf, p, c) {
+    mergeProxyLocConf(cf, p, c);
+    (c as { upstreams?: UpstreamMainConf }).upstreams = upstreamMainConf(cf);
+  },
+});

@@ -1,0 +1,348 @@
+/**
+ * ngx_http_upstream_module's configuration side: the `upstream name {}` block, its `server` lines, keep-alive
+ * settings, `zone`, and the directives that choose a balancer (`least_conn`, `ip_hash`, `hash`, `random`,
+ * `ewma`). Groups are kept in the http block's main conf; proxy-like modules look them up by name (at
+ * configuration time for `proxy_pass http://name`, per request for `proxy_pass http://$var`). Peer lists can be
+ * replaced at run time with applyUpstreamPeers (see docs/upstream.md).
+ */
+import type { ConfCtx } from '../core/conf.ts';
+import type { Cycle } from '../core/cycle.ts';
+import { ARGS, CTX } from '../core/module.ts';
+import type { ConfDirective } from '../core/tree.ts';
+import { parseNumber, parseSize, parseTime } from '../core/values.ts';
+import { httpModule, type HttpBlockConf } from '../http/http-module.ts';
+import type { HttpRequest } from '../http/request.ts';
+import { defineHttpModule, type HttpLevel } from '../http/types.ts';
+import { compileTemplate, evaluate, type Template } from '../http/variables.ts';
+import { ewma } from './balancers/ewma.ts';
+import { hashConsistent, hashKey, ipHash } from './balancers/hash.ts';
+import { leastConn } from './balancers/least-conn.ts';
+import { random, randomTwo } from './balancers/random.ts';
+import { roundRobin } from './balancers/round-robin.ts';
+import { UpstreamGroup, type BalancerKind, type Sticky } from './group.ts';
+import { parseAddress, parseServer, PeerStateTable, type PeerSpec } from './peer.ts';
+import { UPSTREAM_VARIABLES } from './state.ts';
+
+/** UpstreamMainConf holds the http block's upstream groups by name. */
+export interface UpstreamMainConf {
+  groups: Map<string, UpstreamGroup>;
+}
+
+/** UpstreamSrvConf is what directives inside one `upstream {}` block fill before the group is built. */
+interface UpstreamSrvConf {
+  name: string;
+  specs: PeerSpec[];
+  kind?: BalancerKind;
+  key?: Template;
+  zone?: { name: string; size: number };
+  keepalive?: number;
+  keepaliveTimeout?: number;
+  keepaliveRequests?: number;
+  keepaliveTime?: number;
+  sticky?: Sticky;
+}
+
+const UPS = CTX.HTTP_UPS;
+/** Zone slots for upstreams without `zone`: room for peer replacements to grow the list. */
+const DEFAULT_ZONE_PEERS = 256;
+
+function setKind(kind: BalancerKind) {
+  return (_cf: ConfCtx, _d: ConfDirective, u: UpstreamSrvConf): string | void => {
+    if (u.kind) return 'is duplicate';
+    u.kind = kind;
+  };
+}
+
+function upstreamBlock(cf: ConfCtx, d: ConfDirective, umcf: UpstreamMainConf): string | void {
+  const name = d.args[0]!;
+  const prev = umcf.groups.get(name);
+  if (prev?.defined) cf.error(`duplicate upstream "${name}"`);
+  const u: UpstreamSrvConf = { name, specs: [] };
+  const idx = cf.index(httpUpstreamModule);
+  const parent = cf.level as HttpLevel;
+  const level: HttpLevel = { main: parent.main, srv: [], loc: [] };
+  level.srv[idx] = u;
+  cf.parse(d.block!, UPS, level);
+  cf.directive = d;
+  if (u.specs.length === 0) cf.error(`no servers are inside upstream`);
+  const kind = u.kind ?? roundRobin;
+  if (u.specs.some((s) => s.backup) && kind !== roundRobin && kind !== leastConn) {
+    cf.error(`invalid parameter "backup"`);
+  }
+  const zoneName = u.zone?.name ?? `upstream:${name}`;
+  const size = u.zone?.size ?? PeerStateTable.zoneSize(DEFAULT_ZONE_PEERS);
+  let buffer: SharedArrayBuffer;
+  try {
+    buffer = cf.zones.get(zoneName, size, 'upstream');
+  } catch (err) {
+    cf.error((err as Error).message);
+  }
+  const g = prev ?? new UpstreamGroup(name, new PeerStateTable(buffer));
+  if (prev) (g as { table: PeerStateTable }).table = new PeerStateTable(buffer);
+  g.kind = kind;
+  if (u.key) g.data.set('key', u.key);
+  g.sticky = u.sticky;
+  g.keepalive = u.keepalive ?? 0;
+  g.keepaliveTimeout = u.keepaliveTimeout ?? 60_000;
+  g.keepaliveRequests = u.keepaliveRequests ?? 1000;
+  g.keepaliveTime = u.keepaliveTime ?? 3_600_000;
+  g.file = d.file;
+  g.line = d.line;
+  g.setPeers(u.specs);
+  g.defined = true;
+  umcf.groups.set(name, g);
+}
+
+/** upstreamMainConf returns the http block's upstream registry during configuration. */
+export function upstreamMainConf(cf: ConfCtx): UpstreamMainConf {
+  // Hooks such as merge and postconfiguration run outside the http level, so the pass keeps it in scratch.
+  return cf.scratch.get(httpUpstreamModule) as UpstreamMainConf;
+}
+
+/**
+ * referenceUpstream returns the group `name` for `proxy_pass http://name`: a defined (or later defined)
+ * `upstream`, else an implicit one-peer group for an address (nginx's implicit upstream).
+ */
+export function referenceUpstream(cf: ConfCtx, name: string, defaultPort: number): UpstreamGroup {
+  const umcf = upstreamMainConf(cf);
+  const g = umcf.groups.get(name);
+  if (g) return g;
+  const hasPort = /:\d+$/.test(name) || name.startsWith('unix:');
+  const a = parseAddress(name, defaultPort);
+  if (!a) cf.error(`invalid host in upstream "${name}"`);
+  if (!hasPort) {
+    // Could still be an upstream defined later in the file: resolved in postconfiguration.
+    const pending = new UpstreamGroup(name, new PeerStateTable(new ArrayBuffer(64 * 64)));
+    (pending as { pendingPort?: number }).pendingPort = defaultPort;
+    umcf.groups.set(name, pending);
+    return pending;
+  }
+  return implicitGroup(cf, umcf, a!.name, { ...a!, socketPath: a!.socketPath });
+}
+
+function implicitGroup(cf: ConfCtx, umcf: UpstreamMainConf, key: string, a: { host: string; port: number; socketPath?: string; name: string }): UpstreamGroup {
+  const found = umcf.groups.get(key);
+  if (found) return found;
+  const buffer = cf.zones.get(`upstream:${key}`, PeerStateTable.zoneSize(1), 'upstream');
+  const g = new UpstreamGroup(key, new PeerStateTable(buffer), true);
+  g.kind = roundRobin;
+  g.setPeers([{ name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false }]);
+  g.defined = true;
+  umcf.groups.set(key, g);
+  return g;
+}
+
+/** Implicit groups made at run time for `proxy_pass http://$var` values that name no upstream (per worker). */
+const RUNTIME_MAX = 1024;
+
+/** runtimeGroup returns a one-peer group for an address met at run time; undefined when it is not an address. */
+export function runtimeGroup(umcf: UpstreamMainConf, hostPart: string, defaultPort: number): UpstreamGroup | undefined {
+  const runtime = ((umcf as { runtime?: Map<string, UpstreamGroup> }).runtime ??= new Map());
+  const found = runtime.get(hostPart);
+  if (found) return found;
+  const a = parseAddress(hostPart, defaultPort);
+  if (!a) return undefined;
+  const g = new UpstreamGroup(a.name, new PeerStateTable(new ArrayBuffer(PeerStateTable.zoneSize(1))), true);
+  g.kind = roundRobin;
+  g.setPeers([{ name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false }]);
+  g.defined = true;
+  if (runtime.size >= RUNTIME_MAX) runtime.clear();
+  runtime.set(hostPart, g);
+  return g;
+}
+
+/** stickyCookie returns the Set-Cookie value that pins a client to `peerIdValue`. */
+export function stickyCookie(st: Sticky, peerIdValue: string): string {
+  let c = `${st.cookie}=${peerIdValue}; Path=${st.path}`;
+  if (st.maxAge !== undefined) c += `; Max-Age=${st.maxAge}`;
+  if (st.sameSite) c += `; SameSite=${st.sameSite}`;
+  return c;
+}
+
+/** choiceKey is the per-request key a group's balancer hashes (client address for ip_hash, `hash` key). */
+export function choiceKey(r: HttpRequest, g: UpstreamGroup): string {
+  const k = g.kind;
+  if (k === ipHash) return r.conn.remoteAddress;
+  if (k === hashKey || k === hashConsistent) return evaluate(r, g.data.get('key') as Template);
+  return '';
+}
+
+/** findUpstreams returns the upstream registry of a cycle's http block (for run-time lookups and peer pushes). */
+export function cycleUpstreams(cycle: Cycle): UpstreamMainConf | undefined {
+  const http = cycle.conf(httpModule) as HttpBlockConf | undefined;
+  const level = http?.level;
+  if (!level) return undefined;
+  return level.main[cycle.registry.index(httpUpstreamModule)] as UpstreamMainConf;
+}
+
+/**
+ * applyUpstreamPeers replaces the `server` lines of upstream `name` in a running cycle (no reload). Peers
+ * whose address is unchanged keep their shared state and idle connections. Throws with a clear message when
+ * the upstream is unknown or a line is invalid; the group is then left as it was.
+ */
+export function applyUpstreamPeers(cycle: Cycle, name: string, servers: ConfDirective[]): void {
+  const g = cycleUpstreams(cycle)?.groups.get(name);
+  if (!g || g.implicit) throw new Error(`upstream "${name}" not found`);
+  g.replacePeers(servers);
+}
+
+/** UpstreamPeersMessage is the worker message that replaces an upstream's peers (see docs/upstream.md). */
+export interface UpstreamPeersMessage {
+  type: 'upstream-peers';
+  upstream: string;
+  /** The full list of `server` directives (ConfDirective form, as in the config tree). */
+  peers: ConfDirective[];
+}
+
+/** handleUpstreamMessage applies an UpstreamPeersMessage to a cycle; errors come back as text, never thrown. */
+export function handleUpstreamMessage(cycle: Cycle, msg: UpstreamPeersMessage): { ok: boolean; error?: string } {
+  try {
+    applyUpstreamPeers(cycle, msg.upstream, msg.peers);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+function sizeArg(cf: ConfCtx, v: string): number {
+  const n = parseSize(v);
+  if (n === undefined) cf.error(`invalid zone size "${v}"`);
+  return n!;
+}
+
+export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrvConf>({
+  name: 'ngx_http_upstream_module',
+  type: 'http',
+  directives: [
+    { name: 'upstream', contexts: CTX.HTTP_MAIN, args: ARGS.BLOCK | ARGS.TAKE1, conf: 'main', set: upstreamBlock },
+    {
+      name: 'server',
+      contexts: UPS,
+      args: ARGS.ONEMORE,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        u.specs.push(parseServer(cf, d));
+      },
+    },
+    {
+      name: 'zone',
+      contexts: UPS,
+      args: ARGS.TAKE12,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.zone) return 'is duplicate';
+        u.zone = { name: d.args[0]!, size: d.args[1] ? sizeArg(cf, d.args[1]) : PeerStateTable.zoneSize(DEFAULT_ZONE_PEERS) };
+        if (u.zone.size < 8 * 4096) cf.error(`zone "${d.args[0]}" is too small`);
+      },
+    },
+    {
+      name: 'keepalive',
+      contexts: UPS,
+      args: ARGS.TAKE1,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.keepalive !== undefined) return 'is duplicate';
+        const n = parseNumber(d.args[0]!);
+        if (!n) cf.error(`invalid value "${d.args[0]}" in "${d.name}" directive`);
+        u.keepalive = n!;
+      },
+    },
+    { name: 'keepalive_timeout', contexts: UPS, args: ARGS.TAKE1, conf: 'srv', set: timeField('keepaliveTimeout') },
+    { name: 'keepalive_time', contexts: UPS, args: ARGS.TAKE1, conf: 'srv', set: timeField('keepaliveTime') },
+    {
+      name: 'keepalive_requests',
+      contexts: UPS,
+      args: ARGS.TAKE1,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.keepaliveRequests !== undefined) return 'is duplicate';
+        const n = parseNumber(d.args[0]!);
+        if (n === undefined) return 'invalid number';
+        u.keepaliveRequests = n;
+      },
+    },
+    {
+      name: 'sticky',
+      contexts: UPS,
+      args: ARGS.ONEMORE,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.sticky) return 'is duplicate';
+        if (d.args[0] !== 'cookie' || !d.args[1]) cf.error(`invalid parameter "${d.args[0]}"`);
+        const st: Sticky = { cookie: d.args[1]!, path: '/', maxAge: undefined, sameSite: undefined };
+        for (const a of d.args.slice(2)) {
+          const [k, v] = a.split('=', 2) as [string, string | undefined];
+          if (k === 'path' && v) st.path = v;
+          else if (k === 'expires' && v) {
+            const t = v === 'max' ? 315_360_000_000 : parseTime(v, 's');
+            if (t === undefined) cf.error(`invalid parameter "${a}"`);
+            st.maxAge = Math.floor(t! / 1000);
+          } else if (k === 'samesite' && v && /^(strict|lax|none)$/i.test(v)) st.sameSite = v[0]!.toUpperCase() + v.slice(1).toLowerCase();
+          else if (k === 'domain' || k === 'httponly' || k === 'secure') continue;
+          else cf.error(`invalid parameter "${a}"`);
+        }
+        u.sticky = st;
+      },
+    },
+    { name: 'least_conn', contexts: UPS, args: ARGS.NOARGS, conf: 'srv', set: setKind(leastConn) },
+    { name: 'ip_hash', contexts: UPS, args: ARGS.NOARGS, conf: 'srv', set: setKind(ipHash) },
+    { name: 'ewma', contexts: UPS, args: ARGS.NOARGS, conf: 'srv', set: setKind(ewma) },
+    {
+      name: 'hash',
+      contexts: UPS,
+      args: ARGS.TAKE12,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.kind) return 'is duplicate';
+        if (d.args[1] !== undefined && d.args[1] !== 'consistent') cf.error(`invalid parameter "${d.args[1]}"`);
+        u.kind = d.args[1] ? hashConsistent : hashKey;
+        u.key = compileTemplate(cf, d.args[0]!);
+      },
+    },
+    // Host names in `server` lines and run-time proxy_pass targets are resolved by the system resolver when
+    // connecting; `resolver` is accepted for nginx.conf compatibility.
+    { name: 'resolver', contexts: CTX.HTTP_MAIN | CTX.HTTP_SRV | CTX.HTTP_LOC, args: ARGS.ONEMORE, conf: 'main', set() {} },
+    {
+      name: 'random',
+      contexts: UPS,
+      args: ARGS.NOARGS | ARGS.TAKE12,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.kind) return 'is duplicate';
+        if (d.args[0] !== undefined && d.args[0] !== 'two') cf.error(`invalid parameter "${d.args[0]}"`);
+        if (d.args[1] !== undefined && d.args[1] !== 'least_conn') cf.error(`invalid parameter "${d.args[1]}"`);
+        u.kind = d.args[0] === 'two' ? randomTwo : random;
+      },
+    },
+  ],
+  createMainConf(cf) {
+    const umcf: UpstreamMainConf = { groups: new Map() };
+    cf.scratch.set(httpUpstreamModule, umcf);
+    return umcf;
+  },
+  variables: UPSTREAM_VARIABLES,
+  postconfiguration(cf) {
+    // `proxy_pass http://name` may come before `upstream name {}`; names never defined become host:80 peers.
+    const umcf = upstreamMainConf(cf);
+    for (const [name, g] of umcf.groups) {
+      const port = (g as { pendingPort?: number }).pendingPort;
+      if (port === undefined || g.defined) continue;
+      const a = parseAddress(name, port)!;
+      const real = implicitGroup(cf, { groups: new Map() }, a.name, a);
+      (g as { table: PeerStateTable }).table = real.table;
+      g.kind = roundRobin;
+      g.setPeers([{ ...real.peers[0]! }]);
+      (g as { implicit: boolean }).implicit = true;
+      g.defined = true;
+    }
+  },
+});
+
+function timeField(field: 'keepaliveTimeout' | 'keepaliveTime') {
+  return (cf: ConfCtx, d: ConfDirective, u: UpstreamSrvConf): string | void => {
+    if (u[field] !== undefined) return 'is duplicate';
+    const t = parseTime(d.args[0]!, 's');
+    if (t === undefined) return 'invalid value';
+    u[field] = t;
+  };
+}
