@@ -1,11 +1,12 @@
 /**
  * Manifest change → first request served by the new configuration, in folder mode with N Ingresses (default
  * 1,000): a new Ingress file is written, and a client polls (every 2 ms) until its host answers. The pipeline is
- * the real one (fs.watch, debounce, model, render, hash, Master apply to worker threads); until the dataplane
- * proxies, the applied tree is the substitute (proxy_pass → return 200 "upstream").
+ * the real one (fs.watch, debounce, model, render, hash, Master apply to worker threads, proxying to a backend);
+ * if the dataplane lacks a rendered directive, the applied tree is the substitute (proxy_pass → return 200).
  *   node_modules/.bin/node bench/controller-latency.ts [N] [changes] [debounceMs]
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,9 +27,12 @@ const n = Number(process.argv[2] ?? 1000);
 const changes = Number(process.argv[3] ?? 50);
 const debounceMs = Number(process.argv[4] ?? 50);
 const PORT = 21951;
+const BACKEND = 21960;
+const backend = http.createServer((_q, r) => r.end('ok'));
+await new Promise<void>((ok) => backend.listen(BACKEND, '127.0.0.1', () => ok()));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-latency-'));
-const base = [service('bench', 'web'), slice('bench', 'web', 8080, ['127.0.0.1'])];
+const base = [service('bench', 'web'), slice('bench', 'web', BACKEND, ['127.0.0.1'])];
 for (let i = 0; i < n; i++) base.push(ingress('bench', `ing${i}`, `h${i}.bench.example.com`, [['/', 'Prefix', 'web', 80]]));
 fs.writeFileSync(path.join(dir, 'base.yaml'), base.map((o) => stringify(o)).join('---\n'));
 
@@ -80,3 +84,5 @@ folder.close();
 rec.stop();
 await master.quit();
 fs.rmSync(dir, { recursive: true });
+backend.closeAllConnections();
+backend.close();

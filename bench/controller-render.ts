@@ -11,6 +11,7 @@ import type { KubeObject } from '../controller/model/objects.ts';
 import { renderStore } from '../controller/pipeline.ts';
 import { hashTree, splitPeers } from '../controller/render/peers.ts';
 import { Store } from '../controller/store.ts';
+import { selfSignedCertificate } from '../controller/tls/selfsigned.ts';
 import { ingress, service, slice, testOptions } from '../test/support/controller-fixtures.ts';
 import { substitute, unknownDirectives } from '../test/support/dataplane-coverage.ts';
 
@@ -31,7 +32,7 @@ function ms(t0: number): string {
 }
 
 const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
-const opts = { ...testOptions, httpPort: 21901, httpsPort: 21902, listenAddress: '127.0.0.1' };
+const opts = { ...testOptions, defaultCertificate: selfSignedCertificate(), httpPort: 21901, httpsPort: 21902, listenAddress: '127.0.0.1' };
 for (const n of sizes.length ? sizes : [1000, 10000]) {
   const store = new Store();
   fill(store, n);
