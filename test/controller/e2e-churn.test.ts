@@ -1,7 +1,7 @@
 // The hot-swap promise, end to end in folder mode: under steady HTTP load through bin/portico, 100 successive
 // changes (Ingress edits, endpoint churn, TLS secret rotation) cause zero failed requests, and a WebSocket opened
 // before the first change still echoes after the last. Also measures manifest change → first request served by
-// the new configuration. Ports 21700-21799.
+// the new configuration.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -15,13 +15,9 @@ import type { KubeObject } from '../../controller/model/objects.ts';
 import { selfSignedCertificate } from '../../controller/tls/selfsigned.ts';
 import { startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
 import { ingress, service, slice } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
-const HTTP = 21701;
-const HTTPS = 21702;
-const HEALTHZ = 21703;
-const A = 21711;
-const B = 21712;
-const C = 21713;
+const [HTTP, HTTPS, HEALTHZ, A, B, C] = await Promise.all([0, 1, 2, 3, 4, 5].map(() => freePort()));
 const CHANGES = 100;
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -55,7 +51,7 @@ test('100 changes under load: zero failed requests, the WebSocket survives, chan
     s.keepAliveTimeout = 60_000;
     const wss = new WebSocketServer({ server: s });
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`${name}:${m}`)));
-    await new Promise<void>((ok) => s.listen(port, '127.0.0.1', () => ok()));
+    await new Promise<void>((ok, fail) => (s.once('error', fail), s.listen(port, '127.0.0.1', () => ok())));
     servers.push(s);
     cleanup.push(() => new Promise((ok) => (wss.close(), s.closeAllConnections(), s.close(ok))));
   }

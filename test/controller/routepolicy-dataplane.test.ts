@@ -1,6 +1,6 @@
 // HTTPRoutePolicy rendered by the controller and served by the real dataplane to real backends: rule matches on
 // headers, query, method and path (maps), weighted backends, redirects (if + return), prefix rewrites and the
-// policy's rate limit. Ports 21220-21229.
+// policy's rate limit.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -12,10 +12,11 @@ import { Store } from '../../controller/store.ts';
 import { selfSignedCertificate } from '../../controller/tls/selfsigned.ts';
 import { startDataplane, type Dataplane } from '../support/dataplane.ts';
 import { ingress, service, slice, testOptions } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
-const PORT = 21221;
-const WEB = 21225;
-const V2 = 21226;
+const PORT = await freePort();
+const WEB = await freePort();
+const V2 = await freePort();
 
 function objects(): KubeObject[] {
   return [
@@ -45,7 +46,7 @@ describe('HTTPRoutePolicy through the dataplane', () => {
   before(async () => {
     for (const [port, name] of [[WEB, 'web'], [V2, 'v2']] as const) {
       const srv = http.createServer((req, res) => res.end(`${name} ${req.url}`));
-      await new Promise<void>((ok) => srv.listen(port, '127.0.0.1', () => ok()));
+      await new Promise<void>((ok, fail) => (srv.once('error', fail), srv.listen(port, '127.0.0.1', () => ok())));
       backends.push(srv);
     }
     const store = new Store();

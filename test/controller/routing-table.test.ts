@@ -1,6 +1,6 @@
 // Table-driven routing: Ingress manifests → controller pipeline → the real dataplane (the rendered tree as is) →
 // HTTP and HTTPS clients → real backends on loopback that answer with their upstream name; each case names the
-// backend that must answer. Ports 21200-21299.
+// backend that must answer.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -17,11 +17,13 @@ import { selfSignedCertificate } from '../../controller/tls/selfsigned.ts';
 import { startDataplane, type Dataplane } from '../support/dataplane.ts';
 import { unknownDirectives } from '../support/dataplane-coverage.ts';
 import { ingress, service, slice, testOptions } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
-const HTTP_PORT = 21201;
-const HTTPS_PORT = 21202;
-const BACKEND_PORT = 21210; // backends listen on 127.0.0.1:21210+i
+// Ports are picked free at start: other worktrees may run these same tests at the same time.
+const HTTP_PORT = await freePort();
+const HTTPS_PORT = await freePort();
 const SERVICES = ['a', 'b', 'c', 'd', 'e', 'w', 'def'];
+const BACKEND_PORTS = await Promise.all(SERVICES.map(() => freePort()));
 const secure = selfSignedCertificate('secure.example.com');
 const fallback = selfSignedCertificate('ingress.local');
 
@@ -32,7 +34,7 @@ function at(ts: string, meta: Record<string, unknown> = {}) {
 function objects(): KubeObject[] {
   const out: KubeObject[] = [];
   SERVICES.forEach((s, i) => {
-    out.push(service('default', s), slice('default', s, BACKEND_PORT + i, ['127.0.0.1']));
+    out.push(service('default', s), slice('default', s, BACKEND_PORTS[i]!, ['127.0.0.1']));
   });
   out.push(
     ingress('default', 'paths', 'paths.example.com', [
@@ -139,7 +141,7 @@ describe('Ingress routing table (manifests → controller → dataplane → HTTP
     assert.deepEqual(unknownDirectives(tree), []);
     for (const [i, s] of SERVICES.entries()) {
       const srv = http.createServer((_req, res) => res.end(upstreamOf(s)));
-      await new Promise<void>((ok) => srv.listen(BACKEND_PORT + i, '127.0.0.1', () => ok()));
+      await new Promise<void>((ok, fail) => (srv.once('error', fail), srv.listen(BACKEND_PORTS[i], '127.0.0.1', () => ok())));
       backends.push(srv);
     }
     dp = await startDataplane(printConf(tree));
