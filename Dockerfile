@@ -21,4 +21,4 @@ COPY . .
 USER 65532:65532
 # http, https, healthz and metrics (the chart sets the ports with flags).
 EXPOSE 80 443 10254
-ENTRYPOINT ["/nodejs/bin/node", "bin/portico.ts"]
+ENTRYPOINT ["/nodejs/bin/node", "controller/cli.ts"]

@@ -98,10 +98,14 @@ http.createServer((req, res) => {
 function startTarget(name: string, port: number): ChildProcess {
   if (name === 'nginx') return startNginx(`nginx-${port}`, port, PROXY_HTTP);
   if (name === 'portico') {
+    // The real binary: master thread plus one worker thread, as deployed.
     const prefix = path.join(WORK, `portico-${port}`);
-    fs.mkdirSync(prefix, { recursive: true });
-    fs.writeFileSync(path.join(prefix, 'nginx.conf'), `events {}\nhttp { ${PROXY_HTTP.replace(/PORT/g, String(port))} }\n`);
-    return spawn(NODE, [path.join(ROOT, 'test/support/serve.ts'), prefix, 'nginx.conf'], { stdio: 'ignore' });
+    fs.mkdirSync(path.join(prefix, 'conf'), { recursive: true });
+    fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+    fs.writeFileSync(path.join(prefix, 'conf/nginx.conf'), `worker_processes 1; daemon off; pid logs/nginx.pid; error_log logs/error.log;
+events { worker_connections 4096; }
+http { access_log off; ${PROXY_HTTP.replace(/PORT/g, String(port))} }\n`);
+    return spawn(path.join(ROOT, 'bin/portico-dataplane'), ['-p', prefix], { stdio: 'ignore' });
   }
   const file = path.join(WORK, `${name}.mjs`);
   fs.writeFileSync(file, NODE_PROXIES[name]!);

@@ -9,6 +9,7 @@ import type { Flags } from './flags.ts';
 import { LeaderElector } from './leader.ts';
 import { type Logger, createLogger } from './log.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { aggregateWorkers } from '../dataplane/metrics/aggregate.ts';
 import type { Model } from './model/types.ts';
 import type { PipelineOptions } from './pipeline.ts';
 import { Reconciler } from './reconcile.ts';
@@ -187,8 +188,24 @@ export class Controller {
       return this.reconciler.current ? send(200, printConf(redactTree(this.reconciler.current))) : send(503, 'no configuration applied yet\n');
     }
     if (path === '/leader') return send(200, `${this.#elector?.leading ? 'leader' : 'follower'}\n`);
-    if (path === '/metrics') return send(200, await this.metrics.registry.metrics(), this.metrics.registry.contentType);
+    if (path === '/metrics') return send(200, await this.#metricsText(), this.metrics.registry.contentType);
     send(404, 'not found\n');
+  }
+
+  /**
+   * #metricsText renders the controller's own metrics and the dataplane's (summed across worker threads), with
+   * ingress-nginx's constant labels (controller_namespace, controller_class, controller_pod) on both.
+   */
+  async #metricsText(): Promise<string> {
+    const labels = {
+      controller_namespace: process.env['POD_NAMESPACE'] ?? '',
+      controller_class: this.#flags.controllerClass,
+      controller_pod: process.env['POD_NAME'] ?? os.hostname(),
+    };
+    this.metrics.registry.setDefaultLabels(labels);
+    const dataplane = aggregateWorkers((await this.#sink.workerMetrics?.()) ?? []);
+    dataplane.setDefaultLabels(labels);
+    return (await this.metrics.registry.metrics()) + (await dataplane.metrics());
   }
 
   /** stop shuts down: sources, lease (released), dataplane (graceful), endpoints. */

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Master } from '../dataplane/process/master.ts';
 import type { ConfTree } from '../dataplane/core/tree.ts';
+import type { WorkerMetrics } from '../dataplane/metrics/snapshot.ts';
 import type { ApplyResult, DataplaneSink } from './sink.ts';
 
 /** MasterSink starts the Master on the first apply and reloads it afterwards. */
@@ -29,6 +30,11 @@ export class MasterSink implements DataplaneSink {
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
+  }
+
+  /** workerMetrics gathers every dataplane worker's metrics snapshot (empty before the first apply). */
+  async workerMetrics(): Promise<WorkerMetrics[]> {
+    return this.#master ? this.#master.metrics() : [];
   }
 
   /** quit stops the dataplane gracefully (in-flight requests finish). */

@@ -3,6 +3,7 @@
  * fakes; bin/portico wires the in-process Master.
  */
 import type { ConfDirective, ConfTree } from '../dataplane/core/tree.ts';
+import type { WorkerMetrics } from '../dataplane/metrics/snapshot.ts';
 import type { ModelEvent } from './model/types.ts';
 
 /** ApplyResult is the dataplane's answer to a push. */
@@ -15,6 +16,8 @@ export interface ApplyResult {
 export interface DataplaneSink {
   apply(tree: ConfTree): Promise<ApplyResult>;
   applyPeers?(peers: Record<string, ConfDirective[]>): Promise<ApplyResult>;
+  /** workerMetrics returns the dataplane workers' metric snapshots, for /metrics. */
+  workerMetrics?(): Promise<WorkerMetrics[]>;
 }
 
 /** EventSink records user-facing events (Kubernetes Events in cluster mode). */

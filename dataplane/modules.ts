@@ -27,6 +27,15 @@ import { httpRealipModule } from './http/modules/realip.ts';
 import { httpLogModule } from './http/modules/log.ts';
 import { httpMetricsModule } from './http/metrics/module.ts';
 import { httpRewriteModule } from './http/modules/rewrite.ts';
+import { mailAuthHttpModule } from './mail/auth-http-module.ts';
+import { mailCoreModule } from './mail/core-module.ts';
+import { mailImapModule } from './mail/imap-module.ts';
+import { mailModule } from './mail/mail-module.ts';
+import { mailPop3Module } from './mail/pop3-module.ts';
+import { mailProxyModule } from './mail/proxy-module.ts';
+import { mailRealipModule } from './mail/realip-module.ts';
+import { mailSmtpModule } from './mail/smtp-module.ts';
+import { mailSslModule } from './mail/ssl-module.ts';
 import { httpStaticModule } from './http/modules/static.ts';
 import { httpStubStatusModule } from './http/modules/stub-status.ts';
 import { httpTryFilesModule } from './http/modules/try-files.ts';
@@ -43,6 +52,7 @@ export const MODULES: readonly Module[] = [
   eventsModule,
   eventCoreModule,
   httpModule,
+  mailModule,
   // http: the first listed filter is the closest to the wire
   httpCoreModule,
   httpSslModule,
@@ -75,6 +85,15 @@ export const MODULES: readonly Module[] = [
   httpGzipFilterModule,
   httpHeadersFilterModule,
   httpNotModifiedFilterModule,
+  // mail, in nginx's order
+  mailCoreModule,
+  mailSslModule,
+  mailPop3Module,
+  mailImapModule,
+  mailSmtpModule,
+  mailAuthHttpModule,
+  mailProxyModule,
+  mailRealipModule,
 ];
 
 /** createRegistry returns a registry over MODULES (a fresh one per call is cheap and keeps state per cycle). */

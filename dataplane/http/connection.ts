@@ -421,7 +421,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
-    if (!r.keepalive || this.#closeAfter) {
+    // Draining (graceful shutdown, or this address was dropped by a reload): no next request.
+    if (!r.keepalive || this.#closeAfter || this.slot.draining) {
       this.#finishAndClose(r);
       return;
     }
@@ -491,11 +492,17 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   /** closeIdle closes the connection if no request is in progress (graceful shutdown, reload drains). */
   closeIdle(): boolean {
-    if (this.#state === HEAD && (this.#buf === undefined || this.#buf.length === 0)) {
-      this.#close();
+    if (this.#state !== HEAD || (this.#buf !== undefined && this.#buf.length > 0)) return false;
+    if (this.socket.writableLength > 0) {
+      // The last response is still on its way to a slow reader: close once it is delivered, bounded by
+      // send_timeout, rather than cut it short.
+      this.#state = CLOSED;
+      this.socket.end();
+      this.#arm(this.#addr().defaultSrv.loc.sendTimeout!);
       return true;
     }
-    return false;
+    this.#close();
+    return true;
   }
 
   #close(): void {

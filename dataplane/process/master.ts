@@ -375,11 +375,10 @@ export class Master {
         // A worker stuck in a busy loop cannot read `stop`; end the thread after a grace period.
         if (how === 'stop') setTimeout(() => void h.thread.terminate(), STOP_GRACE_MS).unref();
       }
-      if (this.#self) {
-        if (how === 'quit') await this.#self.quit();
-        else this.#self.listeners.close();
+      if (this.#self && how === 'quit') {
+        await this.#self.quit();
         this.#self.close();
-      }
+      } else this.#self?.stop();
       await Promise.all(exits);
       this.#finish();
     }

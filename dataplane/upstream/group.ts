@@ -180,6 +180,14 @@ export class UpstreamGroup {
     return undefined;
   }
 
+  /** untry gives a try back (nginx does for errors on a cached keep-alive connection): the peer may be picked again. */
+  untry(pc: PeerChoice, p: Peer): void {
+    const i = pc.peers.indexOf(p);
+    const j = i >= 0 ? i : pc.peers.length + pc.backup.indexOf(p);
+    if (j >= 0 && j < pc.tried.length) pc.tried[j] = 0;
+    pc.tries++;
+  }
+
   /** free ends a try (ngx_http_upstream_free_round_robin_peer): failure accounting and the balancer's hook. */
   free(pc: PeerChoice, p: Peer, failed: boolean, now: number, latency: number): string | undefined {
     const t = this.table;

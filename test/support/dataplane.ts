@@ -11,6 +11,12 @@ import path from 'node:path';
 
 /** ROOT is the repository root. */
 export const ROOT = path.resolve(import.meta.dirname, '../..');
+/** Dataplanes started by this test file; whatever a test forgot to stop is killed when the file's process exits. */
+const RUNNING = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of RUNNING) p.kill('SIGKILL');
+});
+
 /** NODE is the Node 24 binary the project runs on. */
 export const NODE = path.join(ROOT, 'node_modules/.bin/node');
 
@@ -43,12 +49,19 @@ export async function startDataplane(conf: string, files: Record<string, string 
   const text = /^\s*events\s*\{/m.test(conf) ? conf : `events {}\n${conf}`;
   const prefix = makePrefix({ ...files, 'nginx.conf': text });
   const proc = spawn(NODE, [path.join(ROOT, 'test/support/serve.ts'), prefix, 'nginx.conf'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  RUNNING.add(proc);
+  proc.once('exit', () => RUNNING.delete(proc));
+  // A forgotten dataplane must not keep the test file's process alive (the runner would wait forever):
+  // unreferenced, it is killed by the exit hook above.
+  proc.unref();
+  (proc.stdout as unknown as { unref(): void }).unref();
+  (proc.stderr as unknown as { unref(): void }).unref();
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (err += d));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dataplane did not start in 10s: ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`dataplane did not start in 60s: ${err}`)), 60_000);
     proc.stdout!.on('data', () => {
       if (out.includes('ready\n')) {
         clearTimeout(timer);
@@ -74,7 +87,12 @@ export async function startDataplane(conf: string, files: Record<string, string 
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once('exit', () => resolve());
+        // A dataplane that does not leave within 5 s of TERM is killed: a test must never hang the run.
+        const kill = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        proc.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
         proc.kill('SIGTERM');
       }),
   };

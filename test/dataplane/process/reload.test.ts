@@ -125,6 +125,33 @@ describe('process model with HTTP', () => {
     }
   });
 
+  test('QUIT lets a slow download in flight complete before the worker exits', async () => {
+    const port = 22018;
+    const p = new Prefix();
+    const size = 8 * 1024 * 1024;
+    p.write('html/big.bin', Buffer.alloc(size, 'x').toString());
+    p.conf(conf(port, 'small').replace('location / {', `location /big.bin { root ${p.path('html')}; }\n        location / {`));
+    const dp = new Running(['-p', p.dir]);
+    try {
+      await waitForFile(p.path('logs/nginx.pid'));
+      const s = await connect(port);
+      s.write('GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n');
+      await waitFor('the first bytes', () => s.text.length > 0);
+      s.pause();
+      dp.signal('SIGQUIT');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(dp.child.exitCode, null, 'the master waits for the download');
+      s.resume();
+      await s.gone;
+      const body = s.text.slice(s.text.indexOf('\r\n\r\n') + 4);
+      assert.equal(body.length, size);
+      assert.equal(await dp.exited, 0);
+    } finally {
+      await dp.stop();
+      p.remove();
+    }
+  });
+
   test('QUIT closes what is still busy after worker_shutdown_timeout', async () => {
     const port = 22017;
     const { p, dp } = await start(conf(port, 'late', 'worker_shutdown_timeout 300ms;'));
@@ -137,6 +164,23 @@ describe('process model with HTTP', () => {
       assert.equal(busy.text, '');
       assert.equal(await dp.exited, 0);
       assert.match(readIfExists(p.path('logs/error.log')), /\[notice\] \d+#\d+: shutdown timeout\n/);
+    } finally {
+      await dp.stop();
+      p.remove();
+    }
+  });
+
+  test('master_process off serves HTTP from the master thread; TERM closes open connections and exits', async () => {
+    const port = 22019;
+    const { p, dp } = await start(conf(port, 'solo', 'master_process off;'));
+    try {
+      const s = await connect(port);
+      s.write('GET / HTTP/1.1\r\nHost: a\r\n');
+      await new Promise((r) => setTimeout(r, 100));
+      dp.signal('SIGTERM');
+      await s.gone;
+      assert.equal(await dp.exited, 0);
+      assert.doesNotMatch(readIfExists(p.path('logs/error.log')), /start worker process/);
     } finally {
       await dp.stop();
       p.remove();

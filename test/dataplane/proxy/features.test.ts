@@ -14,6 +14,7 @@ describe('proxy features', () => {
   let app: TestUpstream;
   let closer: TestUpstream;
   let dead: TestUpstream;
+  let stale: TestUpstream;
   let hang: net.Server;
   let hangClosed = 0;
   let hangOpened = 0;
@@ -48,6 +49,12 @@ describe('proxy features', () => {
       setTimeout(() => s.end(), 50);
     });
     dead = await rawUpstream((s) => s.destroy());
+    // Answers the first request of each connection as keep-alive, then drops the connection when the next
+    // request arrives on it (the race with an upstream that closes idle connections).
+    stale = await rawUpstream((s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh');
+      s.once('data', () => s.destroy());
+    });
     hang = net.createServer((s) => {
       hangOpened++;
       s.resume();
@@ -58,6 +65,7 @@ describe('proxy features', () => {
     const hangPort = (hang.address() as net.AddressInfo).port;
     dp = await startDataplane(`http {
       upstream app { server 127.0.0.1:${app.port}; keepalive 4; }
+      upstream stale { server 127.0.0.1:${stale.port}; keepalive 4; }
       upstream closer { server 127.0.0.1:${closer.port}; keepalive 4; }
       upstream mixed { server 127.0.0.1:${dead.port} max_fails=0; server 127.0.0.1:${app.port} max_fails=0; }
       server { listen 127.0.0.1:${PORT};
@@ -69,6 +77,7 @@ describe('proxy features', () => {
         location /mixed2 { proxy_pass http://mixed/err500; proxy_intercept_errors on; error_page 500 = @report; }
         location @report { return 200 "addr=$upstream_addr status=$upstream_status\\n"; }
         location /closer { proxy_pass http://closer; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        location /stale { proxy_pass http://stale; proxy_http_version 1.1; proxy_set_header Connection ""; }
         location /hang { proxy_pass http://127.0.0.1:${hangPort}; }
         location /hdr { proxy_pass http://app; proxy_hide_header X-Secret; proxy_pass_header Server; proxy_ignore_headers X-Accel-Redirect; }
         location /tries { proxy_pass http://mixed; proxy_next_upstream_tries 1; error_page 502 = @report; }
@@ -79,6 +88,7 @@ describe('proxy features', () => {
     await app.close();
     await closer.close();
     await dead.close();
+    await stale.close();
     hang.close();
   });
 
@@ -175,5 +185,18 @@ describe('proxy features', () => {
   test('$upstream_* variables separate upstream groups with " : " after X-Accel-Redirect', async () => {
     const res = await request(`${base}/accel2`);
     assert.equal(await res.body.text(), `addr=127.0.0.1:${app.port} : 127.0.0.1:${app.port} status=200 : 500\n`);
+  });
+
+  test('a cached connection the upstream dropped is retried on a fresh one for GET, not for POST', async () => {
+    const before = stale.connections;
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${base}/stale`);
+      assert.equal(res.statusCode, 200);
+      assert.equal(await res.body.text(), 'fresh');
+    }
+    assert.equal(stale.connections - before, 3, 'each reuse attempt fell back to one new connection');
+    const post = await request(`${base}/stale`, { method: 'POST', body: 'p' });
+    await post.body.dump();
+    assert.equal(post.statusCode, 502, 'a POST already sent is not repeated');
   });
 });

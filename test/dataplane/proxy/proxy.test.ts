@@ -51,6 +51,8 @@ describe('proxy_pass', () => {
       upstream echo { server 127.0.0.1:${e}; keepalive 8; }
       upstream retry502 { server 127.0.0.1:${fail502.port}; server 127.0.0.1:${e}; }
       upstream pass502 { server 127.0.0.1:${fail502.port} max_fails=0; server 127.0.0.1:${e} max_fails=0; }
+      upstream silentfirst { server 127.0.0.1:${silent.port} max_fails=0; server 127.0.0.1:${e} max_fails=0; }
+      upstream silentposts { server 127.0.0.1:${silent.port} max_fails=0; server 127.0.0.1:${e} max_fails=0; }
       upstream resetfirst { server 127.0.0.1:${reset.port}; server 127.0.0.1:${e}; }
       server { listen 127.0.0.1:${PORT}; server_name test;
         location /plain { proxy_pass http://echo; }
@@ -68,6 +70,9 @@ describe('proxy_pass', () => {
         location /midreset { proxy_pass http://127.0.0.1:${midReset.port}; proxy_buffering off; }
         location /retry502 { proxy_pass http://retry502; proxy_next_upstream error timeout http_502; }
         location /no502 { proxy_pass http://pass502; }
+        location /silentfirst { proxy_pass http://silentfirst; proxy_read_timeout 200ms; }
+        location /posts { proxy_pass http://silentposts; proxy_read_timeout 200ms; }
+        location /nonidem { proxy_pass http://silentfirst; proxy_read_timeout 200ms; proxy_next_upstream error timeout non_idempotent; }
         location /resetfirst { proxy_pass http://resetfirst; }
         location /ws { proxy_pass http://127.0.0.1:${wsPort}; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; proxy_read_timeout 2s; }
       } }`);
@@ -231,5 +236,33 @@ describe('proxy_pass', () => {
       assert.equal(seen.headers['content-length'], String(big.length));
       assert.equal(seen.body, big.toString('latin1'));
     }
+  });
+
+  test('a timed-out GET moves to the next peer; a timed-out POST is 504 and reaches no other peer unless non_idempotent', async () => {
+    const count = (p: string, m: string) => echo.seen.filter((x) => x.url === p && x.method === m).length;
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${base}/silentfirst`);
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    }
+    assert.equal(count('/silentfirst', 'GET'), 2, 'each GET reached the answering peer once');
+    // Equal weights alternate strictly: one POST goes to the silent peer, one to the answering peer.
+    const silentBefore = silent.connections;
+    const statuses: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${base}/posts`, { method: 'POST', body: 'x' });
+      statuses.push(res.statusCode);
+      await res.body.dump();
+    }
+    assert.deepEqual(statuses.sort(), [200, 504]);
+    assert.equal(count('/posts', 'POST'), 1, 'the timed-out POST was not repeated on the other peer');
+    assert.equal(silent.connections - silentBefore, 1);
+    for (let i = 0; i < 2; i++) {
+      const res = await request(`${base}/nonidem`, { method: 'POST', body: 'y' });
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    }
+    assert.equal(count('/nonidem', 'POST'), 2, 'with non_idempotent each POST reached the answering peer exactly once');
+    assert.match(dp.errorLog(), /upstream timed out \(110: Connection timed out\) while reading response header from upstream.*request: "POST \/posts/);
   });
 });

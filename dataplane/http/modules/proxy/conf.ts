@@ -137,11 +137,14 @@ const DEFAULT_HEADERS: [string, string][] = [
 /** Response headers hidden unless proxy_pass_header names them (ngx_http_proxy_hide_headers). */
 const DEFAULT_HIDE = ['date', 'server', 'x-pad', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset'];
 
-function proxyPass(handler: ContentHandler) {
+/** HandlerFactory makes a location's content handler bound to its proxy conf (once, at configuration time). */
+export type HandlerFactory = (cf: ConfCtx, conf: ProxyLocConf) => ContentHandler;
+
+function proxyPass(makeHandler: HandlerFactory) {
   return (cf: ConfCtx, d: ConfDirective, conf: ProxyLocConf): string | void => {
     const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
     if (conf.pass) return 'is duplicate';
-    clcf.handler = handler;
+    clcf.handler = makeHandler(cf, conf);
     if (clcf.name.endsWith('/')) clcf.autoRedirect = true;
     const url = d.args[0]!;
     const lower = url.toLowerCase();
@@ -193,10 +196,10 @@ function nextUpstreamSlot(field: 'nextUpstream') {
   };
 }
 
-/** directivesOf returns the proxy module's directive table; `handler` is the content handler proxy_pass installs. */
-export function proxyDirectives(handler: ContentHandler): Directive[] {
+/** proxyDirectives returns the proxy module's directive table; proxy_pass installs handlers from `makeHandler`. */
+export function proxyDirectives(makeHandler: HandlerFactory): Directive[] {
   return [
-    { name: 'proxy_pass', contexts: CTX.HTTP_LOC | CTX.HTTP_LIF | CTX.HTTP_LMT, args: ARGS.TAKE1, conf: 'loc', set: proxyPass(handler) },
+    { name: 'proxy_pass', contexts: CTX.HTTP_LOC | CTX.HTTP_LIF | CTX.HTTP_LMT, args: ARGS.TAKE1, conf: 'loc', set: proxyPass(makeHandler) },
     {
       name: 'proxy_set_header',
       contexts: LOC,

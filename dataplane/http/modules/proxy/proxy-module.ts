@@ -15,10 +15,8 @@ import { upstreamUri } from './create-request.ts';
 import { RequestBody } from './request-body.ts';
 import { UpstreamRequest, type Target } from './upstream-request.ts';
 
-let proxyIndex = -1;
-
-function ctxOf(r: HttpRequest): UpstreamRequest | undefined {
-  return r.ctx[proxyIndex] as UpstreamRequest | undefined;
+function indexOf(r: HttpRequest): number {
+  return r.http.cycle.registry.index(httpProxyModule);
 }
 
 function resolveTarget(r: HttpRequest, conf: ProxyLocConf): Target | undefined {
@@ -32,7 +30,7 @@ function resolveTarget(r: HttpRequest, conf: ProxyLocConf): Target | undefined {
   }
   const https = m[1]!.toLowerCase() === 'https';
   const hostPart = m[2]!;
-  const umcf = (r.loc.confs[proxyIndex] as ProxyLocConf & { upstreams?: UpstreamMainConf }).upstreams!;
+  const umcf = (conf as ProxyLocConf & { upstreams?: UpstreamMainConf }).upstreams!;
   const group = umcf.groups.get(hostPart) ?? runtimeGroup(umcf, hostPart, https ? 443 : 80);
   if (!group) {
     r.http.cycle.log?.log('error', `*${r.conn.id} invalid host in upstream "${hostPart}", client: ${r.conn.remoteAddress}`);
@@ -42,12 +40,11 @@ function resolveTarget(r: HttpRequest, conf: ProxyLocConf): Target | undefined {
   return { group, uri: upstreamUri(r, pass, m[3] ?? ''), host: hostPart, port, https };
 }
 
-function proxyHandler(r: HttpRequest): number {
-  const conf = r.loc.confs[proxyIndex] as ProxyLocConf;
+function proxyHandler(r: HttpRequest, conf: ProxyLocConf, idx: number): number {
   const target = resolveTarget(r, conf);
   if (!target) return 500;
   const u = new UpstreamRequest(r, conf, target);
-  r.ctx[proxyIndex] = u;
+  r.ctx[idx] = u;
   if (!r.hasBody) {
     u.connect();
     return DONE;
@@ -108,9 +105,10 @@ function forwardedFor(r: HttpRequest): string {
 }
 
 function passOf(r: HttpRequest): { host: string; port: string } | undefined {
-  const u = ctxOf(r);
+  const idx = indexOf(r);
+  const u = r.ctx[idx] as UpstreamRequest | undefined;
   if (u) return u.target;
-  return (r.loc.confs[proxyIndex] as ProxyLocConf | undefined)?.pass;
+  return (r.loc.confs[idx] as ProxyLocConf | undefined)?.pass;
 }
 
 const PROXY_VARIABLES: VariableDef[] = [
@@ -124,10 +122,10 @@ export const httpProxyModule = defineHttpModule<undefined, undefined, ProxyLocCo
   type: 'http',
   configureArg: '--with-http_proxy_module',
   variables: PROXY_VARIABLES,
-  directives: proxyDirectives(proxyHandler),
-  preconfiguration(cf) {
-    proxyIndex = cf.index(httpProxyModule);
-  },
+  directives: proxyDirectives((cf, conf) => {
+    const idx = cf.index(httpProxyModule);
+    return (r) => proxyHandler(r, conf, idx);
+  }),
   createLocConf: () => ({}),
   mergeLocConf(cf, p, c) {
     mergeProxyLocConf(cf, p, c);

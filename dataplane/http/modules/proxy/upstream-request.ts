@@ -93,6 +93,8 @@ export class UpstreamRequest {
   paused = false;
   /** The response status is a proxy_next_upstream condition that counts as a failure of the peer. */
   statusFailed = false;
+  /** The current try runs on a kept-alive connection from the cache. */
+  reused = false;
   readonly #emit = (d: Buffer) => this.deliver(d);
   readonly #resume = () => this.resume();
   readonly #timeout = () => this.onTimeout();
@@ -100,7 +102,7 @@ export class UpstreamRequest {
   readonly #sent = () => this.onRequestWritten();
   readonly #bodySent = () => {
     const s = this.conn?.socket;
-    if (s && s.writableLength > 0) s.once('drain', this.#sent);
+    if (s && s.writableNeedDrain) s.once('drain', this.#sent);
     else this.onRequestWritten();
   };
 
@@ -178,6 +180,7 @@ export class UpstreamRequest {
     this.statusFailed = false;
     this.lastError = undefined;
     const idle = takeIdle(g, peer, now);
+    this.reused = idle !== undefined;
     if (idle) {
       this.attach(idle);
       this.state.connectTime = 0;
@@ -245,7 +248,7 @@ export class UpstreamRequest {
       if (this.streamEnded) this.endStream();
     }
     this.phase = READING_HEAD;
-    if (s.writableLength > 0) {
+    if (s.writableNeedDrain) {
       this.arm(this.conf.sendTimeout!, 'sending request to upstream');
       s.once('drain', this.#sent);
     } else this.onRequestWritten();
@@ -516,6 +519,18 @@ export class UpstreamRequest {
   /** fail ends the current try with condition `ft` and either tries the next peer or answers 502/504. */
   fail(ft: number, msg: string): void {
     this.disarm();
+    const peer = this.peer;
+    if (ft === FT.ERROR && this.reused && peer && this.state!.bytesReceived === 0 && !this.r.headerSent && (!this.requestSent || IDEMPOTENT.has(this.r.method) || this.conf.nextUpstream! & FT.NON_IDEMPOTENT)) {
+      // The upstream closed a cached connection as we reused it: not the peer's fault, and the request was not
+      // answered. Give the try back (as nginx does) and go again on a fresh connection.
+      this.log('info', `${msg} (cached connection), retrying`);
+      this.releasePeer(false);
+      this.dropConnection();
+      this.target.group.untry(this.pc, peer);
+      this.phase = 0;
+      this.connect();
+      return;
+    }
     if (msg) this.log('error', msg);
     const retry = (this.conf.nextUpstream! & ft) !== 0 && this.canRetry();
     const st = this.state;

@@ -1,0 +1,92 @@
+/**
+ * /metrics after real traffic through two dataplane worker threads: ingress-nginx's families, labels and
+ * buckets, counts summed across workers, and per-worker process metrics.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { ingress, service, slice } from '../support/controller-fixtures.ts';
+import { startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
+
+const HTTP = 24301;
+const HEALTHZ = 24302;
+const BACKEND = 24303;
+const REQUESTS = 40;
+
+/** sample returns the value of the first metric line whose name and labels all match. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{')) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+function get(p: string, host = 'shop.test'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // A new connection per request, so the kernel spreads them over both workers.
+    const req = http.get({ host: '127.0.0.1', port: HTTP, path: p, headers: { host }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('metrics across two worker threads', () => {
+  let backend: http.Server;
+  let portico: ControllerProcess;
+  let dir: string;
+
+  before(async () => {
+    backend = http.createServer((req, res) => {
+      res.writeHead(req.url!.startsWith('/api/missing') ? 404 : 200, { 'content-type': 'text/plain' });
+      res.end('hello from the backend\n');
+    });
+    await new Promise<void>((r) => backend.listen(BACKEND, '127.0.0.1', r));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-metrics-'));
+    const docs = [service('shop', 'web', 80), slice('shop', 'web', BACKEND, ['127.0.0.1']), ingress('shop', 'storefront', 'shop.test', [['/api', 'Prefix', 'web', 80]], {}, { ingressClassName: 'portico' })];
+    fs.writeFileSync(path.join(dir, 'shop.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+    portico = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--worker-processes', '2'], HEALTHZ);
+    await waitFor('the first configuration', async () => (await portico.get('/readyz')).status === 200, 60_000);
+  });
+
+  after(async () => {
+    await portico?.stop();
+    backend?.close();
+  });
+
+  test('request counts, labels and histogram buckets match ingress-nginx and sum over both workers', async () => {
+    for (let i = 0; i < REQUESTS; i++) assert.equal(await get(`/api/items/${i}`), 200);
+    for (let i = 0; i < 5; i++) assert.equal(await get('/api/missing'), 404);
+    const text = (await portico.get('/metrics')).text;
+    const labels = { status: '200', method: 'GET', path: '/api', namespace: 'shop', ingress: 'storefront', service: 'web', canary: '', host: 'shop.test' };
+    assert.equal(sample(text, 'nginx_ingress_controller_requests', labels), REQUESTS);
+    assert.equal(sample(text, 'nginx_ingress_controller_requests', { ...labels, status: '404' }), 5);
+    assert.match(text, /nginx_ingress_controller_requests\{[^}]*controller_class="portico.dev\/ingress-controller"/);
+    // The path label is the Ingress rule path, never the request URI.
+    assert.doesNotMatch(text, /path="\/api\/items/);
+    // Default time buckets (prometheus.DefBuckets) and the histogram's count agree with the counter.
+    for (const le of ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']) {
+      assert.notEqual(sample(text, 'nginx_ingress_controller_request_duration_seconds_bucket', { ...labels, le }), undefined, `le=${le}`);
+    }
+    assert.equal(sample(text, 'nginx_ingress_controller_request_duration_seconds_bucket', { ...labels, le: '+Inf' }), REQUESTS);
+    assert.equal(sample(text, 'nginx_ingress_controller_request_duration_seconds_count', labels), REQUESTS);
+    assert.equal(sample(text, 'nginx_ingress_controller_response_duration_seconds_count', labels), REQUESTS, 'upstream timings are recorded');
+    assert.equal(sample(text, 'nginx_ingress_controller_response_size_count', labels), REQUESTS);
+    assert.ok(sample(text, 'nginx_ingress_controller_nginx_process_requests_total', {})! >= REQUESTS + 5);
+  });
+
+  test('each worker thread reports its own CPU, heap and event-loop lag', async () => {
+    const text = (await portico.get('/metrics')).text;
+    for (const worker of ['0', '1']) {
+      assert.ok(sample(text, 'portico_worker_cpu_seconds_total', { worker, mode: 'user' })! > 0, `worker ${worker} cpu`);
+      assert.ok(sample(text, 'portico_worker_heap_bytes', { worker, kind: 'used' })! > 0, `worker ${worker} heap`);
+      assert.notEqual(sample(text, 'portico_worker_event_loop_lag_seconds', { worker, quantile: '0.99' }), undefined);
+    }
+  });
+});
