@@ -105,6 +105,6 @@ test('folder mode serves /readyz and the live /conf, follows file changes, and k
   const live = await runPortico(['conf', '--healthz-port', String(healthz), '--listen-address', '127.0.0.1']);
   assert.equal(live.code, 0);
   assert.match(live.stdout, /server_name web\.example\.com;/);
-  assert.match((await p.get('/metrics')).text, /nginx_ingress_controller_success \d+/);
+  assert.match((await p.get('/metrics')).text, /^nginx_ingress_controller_success(\{[^}]*\})? \d+$/m);
   assert.equal(await p.stop(), 0);
 });

@@ -95,7 +95,7 @@ test('100 changes under load: zero failed requests, the WebSocket survives, chan
   };
   const load = Promise.all([client(), client(), client(), client()]);
 
-  const applies = async () => Number((await p.get('/metrics')).text.match(/^nginx_ingress_controller_success (\d+)/m)?.[1] ?? 0);
+  const applies = async () => Number((await p.get('/metrics')).text.match(/^nginx_ingress_controller_success(?:\{[^}]*\})? (\d+)$/m)?.[1] ?? 0);
   const changeMs: number[] = [];
   let extra = 0;
   for (let c = 0; c < CHANGES; c++) {
