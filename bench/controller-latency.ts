@@ -115,3 +115,5 @@ rec.stop();
 await master.quit();
 for (const b of backends) b.close();
 fs.rmSync(dir, { recursive: true });
+backend.closeAllConnections();
+backend.close();

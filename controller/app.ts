@@ -14,7 +14,7 @@ import type { Model } from './model/types.ts';
 import type { PipelineOptions } from './pipeline.ts';
 import { Reconciler } from './reconcile.ts';
 import { redactTree } from './render/peers.ts';
-import type { DataplaneSink, EventSink } from './sink.ts';
+import type { DataplaneSink } from './sink.ts';
 import type { KubeEventSink } from './sources/events.ts';
 import { FolderSource, type ManifestScan } from './sources/folder.ts';
 import type { KubeSource } from './sources/kube.ts';
@@ -62,11 +62,13 @@ export class Controller {
   #kube?: KubeSource;
   #elector?: LeaderElector;
   #status?: StatusUpdater;
+  #events?: KubeEventSink;
 
-  private constructor(flags: Flags, sink: DataplaneSink & { quit?: () => Promise<void> }, log: Logger, events?: EventSink, api?: KubeApi) {
+  private constructor(flags: Flags, sink: DataplaneSink & { quit?: () => Promise<void> }, log: Logger, events?: KubeEventSink, api?: KubeApi) {
     this.#flags = flags;
     this.#sink = sink;
     this.log = log;
+    this.#events = events;
     if (api) this.#status = new StatusUpdater(api, this.store, { publishService: flags.publishService, publishStatusAddress: flags.publishStatusAddress, log });
     this.reconciler = new Reconciler(this.store, pipelineOptions(flags), sink, {
       debounceMs: flags.debounceMs,
@@ -134,12 +136,14 @@ export class Controller {
         log,
         onChange: (leading) => {
           c.metrics.leader.set({ name: flags.electionId }, leading ? 1 : 0);
+          if (leading) c.reconciler.forgetEvents();
           const m = c.reconciler.model;
           if (leading && m) void c.#syncStatus(m, c.reconciler.lastOk);
         },
       });
       await c.#kube.start();
       c.reconciler.enable();
+      if (c.#events) c.#events.enabled = () => c.#elector?.leading === true;
       c.#elector.start();
     }
   }
@@ -177,7 +181,12 @@ export class Controller {
     };
     if (path === '/healthz') return send(200, 'ok\n');
     if (path === '/readyz') return this.reconciler.ready ? send(200, 'ok\n') : send(503, 'waiting for the first configuration\n');
-    if (path === '/conf') return this.reconciler.current ? send(200, printConf(redactTree(this.reconciler.current))) : send(503, 'no configuration applied yet\n');
+    if (path === '/conf') {
+      // The configuration names internal addresses and auth URLs: only local clients (`kubectl exec … portico conf`).
+      const from = req.socket.remoteAddress ?? '';
+      if (!(from === '::1' || from.startsWith('127.') || from.startsWith('::ffff:127.'))) return send(403, 'forbidden: /conf answers local clients only\n');
+      return this.reconciler.current ? send(200, printConf(redactTree(this.reconciler.current))) : send(503, 'no configuration applied yet\n');
+    }
     if (path === '/leader') return send(200, `${this.#elector?.leading ? 'leader' : 'follower'}\n`);
     if (path === '/metrics') return send(200, await this.#metricsText(), this.metrics.registry.contentType);
     send(404, 'not found\n');

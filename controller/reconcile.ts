@@ -101,6 +101,12 @@ export class Reconciler {
     return this.#running;
   }
 
+  /** forgetEvents makes the next pass record every current model event again (a new leader calls it). */
+  forgetEvents(): void {
+    this.#seenEvents.clear();
+    this.schedule();
+  }
+
   /** stop cancels a scheduled pass. */
   stop(): void {
     this.#enabled = false;

@@ -166,7 +166,7 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     for (const rule of ing.spec.rules ?? []) {
       for (const p of rule.http?.paths ?? []) {
         const s = servers.get(rule.host || DEFAULT_SERVER);
-        const keys = locationsFor(p, {});
+        const keys = locationsFor(p, ann);
         const locs = s?.locations.filter((l) => keys.some((k) => k.match === l.match && k.path === l.path && l.priority === k.priority)) ?? [];
         if (locs.length === 0) {
           warn(ref(ing), 'CanaryWithoutMain', `canary host ${rule.host ?? '*'} path ${p.path ?? '/'} has no main Ingress; ignored`);

@@ -11,6 +11,8 @@ export class KubeEventSink implements EventSink {
   #api: KubeApi;
   #log: Logger;
   #component: string;
+  /** enabled: only the leader records, so N replicas do not post N copies of every Event. */
+  enabled: () => boolean = () => true;
 
   constructor(api: KubeApi, log: Logger, component = 'portico-controller') {
     this.#api = api;
@@ -18,8 +20,9 @@ export class KubeEventSink implements EventSink {
     this.#component = component;
   }
 
-  /** record sends one Event (asynchronously). */
+  /** record sends one Event (asynchronously), when enabled. */
   record(e: ModelEvent): void {
+    if (!this.enabled()) return;
     const ns = e.object.namespace ?? 'default';
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     const body = {

@@ -101,15 +101,44 @@ function addObject(item: unknown, where: string, objects: Map<Kind, KubeObject[]
   list.push(obj);
 }
 
-/** FolderSource keeps a store in step with a directory of manifests. */
+/** folderStamp is the list of manifest files with their stamps: equal stamps mean nothing changed. */
+function folderStamp(dir: string): string {
+  try {
+    const files = fs.statSync(dir).isDirectory() ? manifestFiles(dir) : [dir];
+    return files.map((f) => {
+      const st = fs.statSync(f, { throwIfNoEntry: false });
+      return `${f}@${st ? `${st.mtimeMs}:${st.ctimeMs}:${st.size}` : '-'}`;
+    }).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function subdirs(dir: string): string[] {
+  const out = [dir];
+  try {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith('.')) out.push(...subdirs(path.join(dir, e.name)));
+  } catch {
+    // gone: the next scan reports it
+  }
+  return out;
+}
+
+/**
+ * FolderSource keeps a store in step with a directory of manifests. It watches every folder (inotify through
+ * fs.watch, re-armed after each scan, which also covers files replaced by rename) and, as a safety net for
+ * missed events, compares file stamps every `pollMs`; the store is only rewritten when a stamp changed.
+ */
 export class FolderSource {
   readonly dir: string;
   #store: Store;
-  #watcher?: fs.FSWatcher;
+  #watchers = new Map<string, fs.FSWatcher>();
   #timer?: NodeJS.Timeout;
+  #poll?: NodeJS.Timeout;
   #debounceMs: number;
   #report: (scan: ManifestScan) => void;
   #cache: ManifestCache = new Map();
+  #loaded = '';
 
   constructor(dir: string, store: Store, report: (scan: ManifestScan) => void, debounceMs = 100) {
     this.dir = dir;
@@ -120,23 +149,51 @@ export class FolderSource {
 
   /** load scans once; it fills the store only when the folder has no errors, and returns the scan. */
   load(): ManifestScan {
+    const stamp = folderStamp(this.dir);
     const scan = scanManifests(this.dir, this.#cache);
     this.#report(scan);
-    if (scan.errors.length === 0) this.#store.replaceAll(scan.objects);
+    if (scan.errors.length === 0) {
+      this.#store.replaceAll(scan.objects);
+      this.#loaded = stamp;
+    }
+    if (this.#poll) this.#arm();
     return scan;
   }
 
+  #changed = (): void => {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (folderStamp(this.dir) !== this.#loaded) this.load();
+    }, this.#debounceMs);
+  };
+
+  #arm(): void {
+    const dirs = new Set(fs.statSync(this.dir, { throwIfNoEntry: false })?.isDirectory() ? subdirs(this.dir) : [this.dir]);
+    for (const [d, w] of this.#watchers) if (!dirs.has(d)) (w.close(), this.#watchers.delete(d));
+    for (const d of dirs) {
+      if (this.#watchers.has(d)) continue;
+      try {
+        const w = fs.watch(d, this.#changed);
+        w.on('error', () => (w.close(), this.#watchers.delete(d)));
+        this.#watchers.set(d, w);
+      } catch {
+        // unreadable folder: the poll still notices changes
+      }
+    }
+  }
+
   /** watch re-scans (debounced) whenever anything under the folder changes. */
-  watch(): void {
-    this.#watcher = fs.watch(this.dir, { recursive: true }, () => {
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.load(), this.#debounceMs);
-    });
+  watch(pollMs = 1000): void {
+    this.#poll = setInterval(this.#changed, pollMs);
+    this.#poll.unref();
+    this.#arm();
   }
 
   /** close stops watching. */
   close(): void {
     clearTimeout(this.#timer);
-    this.#watcher?.close();
+    clearInterval(this.#poll);
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
   }
 }

@@ -1,4 +1,4 @@
-// bin/portico as users run it: flag errors, manifest errors, `conf`, and folder mode watching files. Ports 21300-21399.
+// bin/portico as users run it: flag errors, manifest errors, `conf`, and folder mode watching files.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { parseFlags, UsageError } from '../../controller/flags.ts';
 import { runPortico, startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
 import { ingress, service, slice } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
 const running: ControllerProcess[] = [];
 after(async () => {
@@ -82,14 +83,15 @@ test('bad manifests are refused with file:line messages', async () => {
   assert.match(r.stderr, new RegExp(`error: ${dir}/a\\.yaml:\\d+: `));
   assert.match(r.stderr, new RegExp(`error: ${dir}/b\\.yaml:1: "kind" is missing`));
   assert.match(r.stderr, new RegExp(`error: ${dir}/b\\.yaml:\\d+: Ingress has no metadata.name`));
-  const run = await runPortico(['--manifests', dir, '--dataplane', 'none', '--healthz-port', '21301']);
+  const run = await runPortico(['--manifests', dir, '--dataplane', 'none', '--healthz-port', String(await freePort())]);
   assert.equal(run.code, 1);
   assert.match(run.stderr, /^portico: cannot start:\nerror: /);
 });
 
 test('folder mode serves /readyz and the live /conf, follows file changes, and keeps the last good set on a broken file', async () => {
   const dir = folder({ 'app.yaml': app });
-  const p = await startPortico(['--manifests', dir, '--dataplane', 'none', '--debounce-ms', '20', '--http-port', '21311', '--https-port', '21312'], 21310);
+  const healthz = await freePort();
+  const p = await startPortico(['--manifests', dir, '--dataplane', 'none', '--debounce-ms', '20', '--http-port', String(await freePort()), '--https-port', String(await freePort())], healthz);
   running.push(p);
   await waitFor('ready', async () => (await p.get('/readyz')).status === 200);
   assert.match((await p.get('/conf')).text, /server_name web\.example\.com;/);
@@ -100,7 +102,7 @@ test('folder mode serves /readyz and the live /conf, follows file changes, and k
   assert.match((await p.get('/conf')).text, /location = \/m \{/);
   fs.rmSync(path.join(dir, 'more.yaml'));
   await waitFor('file removal picked up', async () => !/more\.example\.com/.test((await p.get('/conf')).text));
-  const live = await runPortico(['conf', '--healthz-port', '21310', '--listen-address', '127.0.0.1']);
+  const live = await runPortico(['conf', '--healthz-port', String(healthz), '--listen-address', '127.0.0.1']);
   assert.equal(live.code, 0);
   assert.match(live.stdout, /server_name web\.example\.com;/);
   assert.match((await p.get("/metrics")).text, /^nginx_ingress_controller_success\{[^}]*controller_class="portico.dev\/ingress-controller"[^}]*\} \d+$/m);

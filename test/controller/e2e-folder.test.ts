@@ -1,6 +1,6 @@
 // End to end in folder mode: manifests → bin/portico (controller + in-process dataplane) → real HTTP clients →
 // real backends. Skipped, naming the missing directives, until the dataplane on this branch knows every
-// directive the renderer emits (proxy_pass/upstream come with issue 4). Ports 21600-21699.
+// directive the renderer emits.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -15,12 +15,9 @@ import type { KubeObject } from '../../controller/model/objects.ts';
 import { startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
 import { ingress, service, slice, testOptions } from '../support/controller-fixtures.ts';
 import { unknownDirectives } from '../support/dataplane-coverage.ts';
+import { freePort } from '../support/upstreams.ts';
 
-const HTTP = 21601;
-const HTTPS = 21602;
-const HEALTHZ = 21603;
-const B1 = 21611;
-const B2 = 21612;
+const [HTTP, HTTPS, HEALTHZ, B1, B2] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
 
 function manifests(): KubeObject[] {
   return [
@@ -43,7 +40,7 @@ after(async () => {
 test('folder mode serves Ingress routes through the dataplane and follows manifest edits', { skip: missing.length ? `dataplane does not know yet: ${missing.join(', ')}` : false }, async () => {
   for (const [port, name] of [[B1, 'one'], [B2, 'two']] as const) {
     const s = http.createServer((_q, r) => r.end(name));
-    await new Promise<void>((ok) => s.listen(port, '127.0.0.1', () => ok()));
+    await new Promise<void>((ok, fail) => (s.once('error', fail), s.listen(port, '127.0.0.1', () => ok())));
     cleanup.push(() => new Promise((ok) => (s.closeAllConnections(), s.close(ok))));
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-e2e-'));

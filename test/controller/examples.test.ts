@@ -1,4 +1,4 @@
-// The shipped folder-mode example renders without errors or warnings, and its backends answer. Ports 21400-21409.
+// The shipped folder-mode example renders without errors or warnings, and its backends answer.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -8,6 +8,7 @@ import { renderStore } from '../../controller/pipeline.ts';
 import { scanManifests } from '../../controller/sources/folder.ts';
 import { Store } from '../../controller/store.ts';
 import { testOptions } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
 test('examples/manifests render cleanly: no manifest errors, no model events, the demo routes exist', () => {
   const scan = scanManifests(path.join(import.meta.dirname, '../../examples/manifests'));
@@ -22,9 +23,10 @@ test('examples/manifests render cleanly: no manifest errors, no model events, th
 });
 
 test('examples/backends.ts answers with the service name', async () => {
-  const servers = await startBackends('127.0.0.1', 21400 - 9001);
+  const base = await freePort();
+  const servers = await startBackends('127.0.0.1', base - 9001);
   try {
-    const r = await request('http://127.0.0.1:21401/x');
+    const r = await request(`http://127.0.0.1:${base + 1}/x`);
     assert.equal((await r.body.json() as { service: string }).service, 'api');
   } finally {
     for (const s of servers) s.close();

@@ -1,10 +1,11 @@
 // Two controller processes against the fake API server: one leader (by Lease) writes Ingress status with the
-// publish address; when it shuts down, the other takes over. Ports 21100-21199.
+// publish address; when it shuts down, the other takes over.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { FakeApiServer, type Obj } from '../support/fake-apiserver.ts';
 import { type ControllerProcess, startPortico, waitFor } from '../support/controller-process.ts';
 import { ingress, service, slice } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -21,11 +22,12 @@ test('only the leader writes Ingress status, and the other replica takes over on
   api.apply(service('default', 'web') as Obj);
   api.apply(slice('default', 'web', 8080, ['10.0.0.1']) as Obj);
   api.apply(ingress('default', 'one', 'one.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
+  api.apply(ingress('default', 'broken', 'broken.example.com', [['/', 'Prefix', 'nosuch', 80]]) as Obj);
   const kc = api.writeKubeconfig();
-  const a = await startPortico(flags(kc, ['--publish-status-address', '203.0.113.7,lb.example.com']), 21101, { POD_NAME: 'replica-a' });
+  const a = await startPortico(flags(kc, ['--publish-status-address', '203.0.113.7,lb.example.com']), await freePort(), { POD_NAME: 'replica-a' });
   cleanup.push(() => a.stop());
   await waitFor('a leads', async () => (await a.get('/leader')).text === 'leader\n');
-  const b = await startPortico(flags(kc, ['--publish-status-address', '203.0.113.7,lb.example.com']), 21102, { POD_NAME: 'replica-b' });
+  const b = await startPortico(flags(kc, ['--publish-status-address', '203.0.113.7,lb.example.com']), await freePort(), { POD_NAME: 'replica-b' });
   cleanup.push(() => b.stop());
   await waitFor('b ready', async () => (await b.get('/readyz')).status === 200);
 
@@ -38,6 +40,9 @@ test('only the leader writes Ingress status, and the other replica takes over on
   assert.ok(statusWrites.length >= 2);
   assert.ok(statusWrites.every((w) => w.endsWith('portico-controller/replica-a')), statusWrites.join('\n'));
   assert.equal(api.get('Lease', 'portico', 'portico-leader')!['spec'].holderIdentity, 'replica-a');
+  const eventPosts = () => api.writes.filter((w) => w.startsWith('POST /api/v1/namespaces/default/events'));
+  await waitFor('event from the leader', () => eventPosts().length > 0);
+  assert.ok(eventPosts().every((w) => w.endsWith('replica-a')), eventPosts().join('\n'));
 
   assert.equal(await a.stop(), 0, 'graceful exit');
   await waitFor('b takes over', async () => (await b.get('/leader')).text === 'leader\n', 15_000);
@@ -45,6 +50,7 @@ test('only the leader writes Ingress status, and the other replica takes over on
   api.apply(ingress('default', 'three', 'three.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
   await waitFor('status by the new leader', () => api.get('Ingress', 'default', 'three')?.['status']?.loadBalancer?.ingress?.length === 2);
   assert.ok(api.writes.some((w) => w.includes('/ingresses/three/status') && w.endsWith('replica-b')));
+  await waitFor('the new leader records the current events again', () => eventPosts().some((w) => w.endsWith('replica-b')));
 });
 
 test('--publish-service copies the Service load balancer address into Ingress status', async () => {
@@ -52,7 +58,7 @@ test('--publish-service copies the Service load balancer address into Ingress st
   cleanup.push(() => api.stop());
   api.apply({ ...service('portico', 'portico-controller'), status: { loadBalancer: { ingress: [{ ip: '198.51.100.9' }] } } } as unknown as Obj);
   api.apply(ingress('default', 'pub', 'pub.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
-  const c: ControllerProcess = await startPortico(flags(api.writeKubeconfig(), ['--publish-service', 'portico/portico-controller']), 21103, { POD_NAME: 'solo' });
+  const c: ControllerProcess = await startPortico(flags(api.writeKubeconfig(), ['--publish-service', 'portico/portico-controller']), await freePort(), { POD_NAME: 'solo' });
   cleanup.push(() => c.stop());
   await waitFor('status from the Service', () => api.get('Ingress', 'default', 'pub')?.['status']?.loadBalancer?.ingress?.[0]?.ip === '198.51.100.9');
   // The missing backend is reported as a Kubernetes Event on the Ingress.
@@ -65,7 +71,7 @@ test('MailProxy status conditions say Accepted/Programmed, with the reason when 
   api.apply({ kind: 'MailProxy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'good', namespace: 'mail', generation: 3 }, spec: { listeners: [{ name: 's', port: 21125, protocol: 'smtp' }], auth: { url: 'http://127.0.0.1:9/auth' } } } as unknown as Obj);
   api.apply({ kind: 'MailProxy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'bad', namespace: 'mail' }, spec: { listeners: [{ name: 's', port: 21126, protocol: 'smtp' }], auth: { service: { name: 'nosuch', port: { number: 80 } } } } } as unknown as Obj);
   api.apply({ kind: 'HTTPRoutePolicy', apiVersion: 'portico.dev/v1alpha1', metadata: { name: 'orphan', namespace: 'mail' }, spec: { targetRef: { kind: 'Ingress', name: 'nosuch' } } } as unknown as Obj);
-  const c = await startPortico(flags(api.writeKubeconfig()), 21104, { POD_NAME: 'mail' });
+  const c = await startPortico(flags(api.writeKubeconfig()), await freePort(), { POD_NAME: 'mail' });
   cleanup.push(() => c.stop());
   const cond = (name: string, type: string) => (api.get('MailProxy', 'mail', name)?.['status']?.conditions ?? []).find((x: { type: string }) => x.type === type);
   await waitFor('conditions written', () => cond('good', 'Programmed') !== undefined && cond('bad', 'Accepted') !== undefined);

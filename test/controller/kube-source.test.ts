@@ -149,3 +149,22 @@ test('a missing CRD does not block the sync; --watch-namespace limits what is se
   assert.ok(api.requests.includes('GET /apis/networking.k8s.io/v1/namespaces/default/ingresses'));
   assert.ok(!api.requests.some((r) => r.startsWith('GET /api/v1/configmaps')), 'no ConfigMaps watched without --configmap');
 });
+
+test('the fake API server speaks the status subresource (PUT, merge PATCH), conflicts and auth like the real one', async () => {
+  const api = await new FakeApiServer().start();
+  stops.push(() => api.stop());
+  const k = new KubeApi(loadKubeConfig(api.writeKubeconfig()));
+  api.apply(ingress('default', 'a', 'a.example.com', [['/', 'Prefix', 'web', 80]]) as Obj);
+  const path = '/apis/networking.k8s.io/v1/namespaces/default/ingresses/a';
+  const got = await k.request('GET', path);
+  const put = await k.request('PUT', `${path}/status`, { ...got.body, spec: { rules: [] }, status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } } });
+  assert.equal(put.status, 200);
+  assert.equal(put.body.spec.rules.length, 1, 'a status write does not change spec');
+  const patch = await k.request('PATCH', `${path}/status`, { status: { loadBalancer: { ingress: [{ hostname: 'lb' }] } } }, 'application/merge-patch+json');
+  assert.deepEqual(patch.body.status.loadBalancer.ingress, [{ hostname: 'lb' }]);
+  const stale = await k.request('PUT', path, got.body);
+  assert.equal(stale.status, 409, 'an old resourceVersion conflicts');
+  assert.equal((await k.request('GET', '/apis/networking.k8s.io/v1/namespaces/default/ingresses/nope')).status, 404);
+  const anon = await fetch(`${api.url}${path}`);
+  assert.equal(anon.status, 401);
+});

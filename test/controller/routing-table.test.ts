@@ -1,10 +1,6 @@
-// Table-driven routing: Ingress manifests → controller pipeline → the real dataplane → HTTP requests with a Host
-// header; each case names the backend (upstream) that must answer. Ports 21200-21299.
-//
-// Until the dataplane has proxy_pass/upstream (issue 4), each `proxy_pass http://U` is swapped for `return 200 "U"`
-// and the directives the dataplane does not know yet are dropped, so the dataplane's own server and location
-// selection, TLS/SNI, maps and split_clients (canaries) and redirects decide which backend name answers. When every rendered directive is known to the dataplane, the test runs the
-// unmodified tree against real backends that answer with their upstream name.
+// Table-driven routing: Ingress manifests → controller pipeline → the real dataplane (the rendered tree as is) →
+// HTTP and HTTPS clients → real backends on loopback that answer with their upstream name; each case names the
+// backend that must answer.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -19,13 +15,15 @@ import { renderStore } from '../../controller/pipeline.ts';
 import { Store } from '../../controller/store.ts';
 import { selfSignedCertificate } from '../../controller/tls/selfsigned.ts';
 import { startDataplane, type Dataplane } from '../support/dataplane.ts';
-import { substitute, unknownDirectives } from '../support/dataplane-coverage.ts';
+import { unknownDirectives } from '../support/dataplane-coverage.ts';
 import { ingress, service, slice, testOptions } from '../support/controller-fixtures.ts';
+import { freePort } from '../support/upstreams.ts';
 
-const HTTP_PORT = 21201;
-const HTTPS_PORT = 21202;
-const BACKEND_PORT = 21210; // backends listen on 127.0.0.1:21210+i
+// Ports are picked free at start: other worktrees may run these same tests at the same time.
+const HTTP_PORT = await freePort();
+const HTTPS_PORT = await freePort();
 const SERVICES = ['a', 'b', 'c', 'd', 'e', 'w', 'def'];
+const BACKEND_PORTS = await Promise.all(SERVICES.map(() => freePort()));
 const secure = selfSignedCertificate('secure.example.com');
 const fallback = selfSignedCertificate('ingress.local');
 
@@ -36,7 +34,7 @@ function at(ts: string, meta: Record<string, unknown> = {}) {
 function objects(): KubeObject[] {
   const out: KubeObject[] = [];
   SERVICES.forEach((s, i) => {
-    out.push(service('default', s), slice('default', s, BACKEND_PORT + i, ['127.0.0.1']));
+    out.push(service('default', s), slice('default', s, BACKEND_PORTS[i]!, ['127.0.0.1']));
   });
   out.push(
     ingress('default', 'paths', 'paths.example.com', [
@@ -133,7 +131,6 @@ function upstreamOf(name: string): string {
 describe('Ingress routing table (manifests → controller → dataplane → HTTP)', () => {
   let dp: Dataplane;
   const backends: http.Server[] = [];
-  let real = false;
   let tree: ConfTree;
 
   before(async () => {
@@ -141,15 +138,13 @@ describe('Ingress routing table (manifests → controller → dataplane → HTTP
     for (const o of objects()) store.upsert(o.kind as never, o);
     const r = renderStore(store, { ...testOptions, defaultCertificate: fallback, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, listenAddress: '127.0.0.1', defaultBackendService: 'default/def' });
     tree = r.tree;
-    real = unknownDirectives(tree).length === 0;
-    if (real) {
-      for (const [i, s] of SERVICES.entries()) {
-        const srv = http.createServer((_req, res) => res.end(upstreamOf(s)));
-        await new Promise<void>((ok) => srv.listen(BACKEND_PORT + i, '127.0.0.1', () => ok()));
-        backends.push(srv);
-      }
+    assert.deepEqual(unknownDirectives(tree), []);
+    for (const [i, s] of SERVICES.entries()) {
+      const srv = http.createServer((_req, res) => res.end(upstreamOf(s)));
+      await new Promise<void>((ok, fail) => (srv.once('error', fail), srv.listen(BACKEND_PORTS[i], '127.0.0.1', () => ok())));
+      backends.push(srv);
     }
-    dp = await startDataplane(printConf(real ? tree : substitute(tree)));
+    dp = await startDataplane(printConf(tree));
   });
   after(async () => {
     await dp?.stop();
