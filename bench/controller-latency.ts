@@ -113,7 +113,8 @@ console.log(`  of which dataplane apply (${endpoints ? 'peers fast path' : 'vali
 folder.close();
 rec.stop();
 await master.quit();
-for (const b of backends) b.close();
+for (const b of backends) {
+  b.closeAllConnections();
+  b.close();
+}
 fs.rmSync(dir, { recursive: true });
-backend.closeAllConnections();
-backend.close();
