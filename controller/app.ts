@@ -9,6 +9,7 @@ import type { Flags } from './flags.ts';
 import { LeaderElector } from './leader.ts';
 import { type Logger, createLogger } from './log.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { ModelMetrics } from './model-metrics.ts';
 import { aggregateWorkers } from '../dataplane/metrics/aggregate.ts';
 import type { Model } from './model/types.ts';
 import type { PipelineOptions } from './pipeline.ts';
@@ -54,6 +55,7 @@ export class Controller {
   readonly log: Logger;
   readonly store = new Store();
   readonly metrics = new ControllerMetrics();
+  readonly modelMetrics = new ModelMetrics(this.metrics.registry);
   readonly reconciler: Reconciler;
   #flags: Flags;
   #sink: DataplaneSink & { quit?: () => Promise<void> };
@@ -76,6 +78,7 @@ export class Controller {
       events,
       metrics: this.metrics,
       onResult: (r, model) => {
+        if (model && r.action !== 'waiting' && r.action !== 'rejected') this.modelMetrics.update(model);
         if (model && r.action !== 'waiting' && this.#elector?.leading) void this.#syncStatus(model, r.action !== 'rejected');
       },
     });

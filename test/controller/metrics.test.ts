@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
+import { TestPki } from '../support/certs.ts';
 import { ingress, service, slice } from '../support/controller-fixtures.ts';
 import { startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
 
@@ -49,9 +50,19 @@ describe('metrics across two worker threads', () => {
     });
     await new Promise<void>((r) => backend.listen(BACKEND, '127.0.0.1', r));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-metrics-'));
-    const docs = [service('shop', 'web', 80), slice('shop', 'web', BACKEND, ['127.0.0.1']), ingress('shop', 'storefront', 'shop.test', [['/api', 'Prefix', 'web', 80]], {}, { ingressClassName: 'portico' })];
+    const pem = new TestPki().server(['secure.test']);
+    const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'secure-tls', namespace: 'shop' }, data: { 'tls.crt': Buffer.from(pem.cert).toString('base64'), 'tls.key': Buffer.from(pem.key).toString('base64') } };
+    const docs = [
+      service('shop', 'web', 80),
+      slice('shop', 'web', BACKEND, ['127.0.0.1']),
+      ingress('shop', 'storefront', 'shop.test', [['/api', 'Prefix', 'web', 80]], {}, { ingressClassName: 'portico' }),
+      // An Ingress whose Service does not exist: an orphan.
+      ingress('shop', 'ghost', 'ghost.test', [['/', 'Prefix', 'missing', 80]], {}, { ingressClassName: 'portico' }),
+      ingress('shop', 'secure', 'secure.test', [['/', 'Prefix', 'web', 80]], {}, { ingressClassName: 'portico', tls: [{ hosts: ['secure.test'], secretName: 'secure-tls' }] }),
+      secret,
+    ];
     fs.writeFileSync(path.join(dir, 'shop.yaml'), docs.map((d) => stringify(d)).join('---\n'));
-    portico = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--worker-processes', '2'], HEALTHZ);
+    portico = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTP + 10), '--worker-processes', '2'], HEALTHZ);
     await waitFor('the first configuration', async () => (await portico.get('/readyz')).status === 200, 60_000);
   });
 
@@ -89,5 +100,15 @@ describe('metrics across two worker threads', () => {
       assert.ok(sample(text, 'portico_worker_heap_used_bytes', { worker })! > 0, `worker ${worker} heap`);
       assert.notEqual(sample(text, 'portico_worker_eventloop_lag_p99_seconds', { worker }), undefined);
     }
+  });
+
+  test('certificates, orphan Ingresses and the build are reported from the model', async () => {
+    const text = (await portico.get('/metrics')).text;
+    const expire = sample(text, 'nginx_ingress_controller_ssl_expire_time_seconds', { namespace: 'shop', host: 'secure.test', secret_name: 'secure-tls' });
+    assert.ok(expire !== undefined && expire > Date.now() / 1000, `expiry ${expire}`);
+    assert.equal(sample(text, 'nginx_ingress_controller_ssl_certificate_info', { host: 'secure.test', secret_name: 'secure-tls' }), 1);
+    assert.equal(sample(text, 'nginx_ingress_controller_orphan_ingress', { namespace: 'shop', ingress: 'ghost', type: 'no-service' }), 1);
+    assert.equal(sample(text, 'nginx_ingress_controller_orphan_ingress', { ingress: 'storefront' }), undefined);
+    assert.equal(sample(text, 'nginx_ingress_controller_build_info', { release: '0.1.0' }), 1);
   });
 });
