@@ -337,6 +337,10 @@ const PROTOCOLS: Record<string, tls.SecureVersion> = { tlsv1: 'TLSv1', 'tlsv1.1'
 
 /** mergeProxyLocConf is ngx_http_proxy_merge_loc_conf: defaults, compiled headers, redirects and TLS context. */
 export function mergeProxyLocConf(cf: ConfCtx, p: ProxyLocConf, c: ProxyLocConf): void {
+  // An `if` inside a proxying location keeps the location's content handler, so it must see its proxy_pass
+  // too (nginx copies upstream into "noname" locations). Other nested locations never run the proxy handler
+  // unless they have their own proxy_pass, so inheriting it there changes nothing.
+  c.pass ??= p.pass;
   if (c.setHeaders === undefined) c.setHeaders = p.setHeaders;
   if (c.setHeaders === p.setHeaders && p.headers) {
     c.headers = p.headers;
