@@ -4,6 +4,7 @@
  * through the response spool when buffering), and decide on failures whether to try the next peer
  * (proxy_next_upstream) or answer 502/504. Socket events arrive through the connection's owner methods, so a
  * request allocates no closures per event.
+ * One file on purpose (the upstream core's exception in STYLE.md): the try/retry state machine reads as a whole.
  */
 import net from 'node:net';
 import tls from 'node:tls';
