@@ -73,7 +73,9 @@ export function render(model: Model, opts: RenderOptions): ConfTree {
   const ctx: RenderContext = { http: [], policies: new Set(), counter: 0, defaultBackend: model.defaultBackend };
   const servers = model.servers.map((s) => renderServer(s, opts, ctx));
   const http: ConfDirective[] = [
-    d('map', ['$http_upgrade', '$connection_upgrade'], [d('default', ['upgrade']), d('', ['close'])]),
+    // No Upgrade header → no Connection header to the upstream, so the upstream keepalive pool is used
+    // (ingress-nginx does the same when upstream keep-alive is on); an upgrade request gets "upgrade".
+    d('map', ['$http_upgrade', '$connection_upgrade'], [d('default', ['upgrade']), d('', [''])]),
     d('proxy_http_version', ['1.1']),
     ...PROXY_HEADERS.map(([h, v]) => d('proxy_set_header', [h, v])),
     ...model.settings.filter((x) => x.context === 'http').map((x) => d(x.name, x.args)),

@@ -42,12 +42,14 @@ describe('metrics across two worker threads', () => {
   let backend: http.Server;
   let portico: ControllerProcess;
   let dir: string;
+  let backendConnections = 0;
 
   before(async () => {
     backend = http.createServer((req, res) => {
       res.writeHead(req.url!.startsWith('/api/missing') ? 404 : 200, { 'content-type': 'text/plain' });
       res.end('hello from the backend\n');
     });
+    backend.on('connection', () => backendConnections++);
     await new Promise<void>((r) => backend.listen(BACKEND, '127.0.0.1', r));
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-metrics-'));
     const pem = new TestPki().server(['secure.test']);
@@ -90,6 +92,8 @@ describe('metrics across two worker threads', () => {
     assert.equal(sample(text, 'nginx_ingress_controller_response_duration_seconds_count', labels), REQUESTS, 'upstream timings are recorded');
     assert.equal(sample(text, 'nginx_ingress_controller_response_size_count', labels), REQUESTS);
     assert.ok(sample(text, 'nginx_ingress_controller_nginx_process_requests_total', {})! >= REQUESTS + 5);
+    // The rendered config keeps upstream connections alive: far fewer backend connections than requests.
+    assert.ok(backendConnections < REQUESTS / 2, `${backendConnections} backend connections for ${REQUESTS + 5} requests`);
   });
 
   test('each worker thread reports its own CPU, heap and event-loop lag; peers report their health', async () => {

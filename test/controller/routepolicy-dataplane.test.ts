@@ -17,6 +17,8 @@ import { freePort } from '../support/upstreams.ts';
 const PORT = await freePort();
 const WEB = await freePort();
 const V2 = await freePort();
+// Its own free port: PORT + 1 may be any socket in the ephemeral range.
+const HTTPS = await freePort();
 
 function objects(): KubeObject[] {
   return [
@@ -51,7 +53,7 @@ describe('HTTPRoutePolicy through the dataplane', () => {
     }
     const store = new Store();
     for (const o of objects()) store.upsert(o.kind as never, o);
-    const { tree, model } = renderStore(store, { ...testOptions, defaultCertificate: selfSignedCertificate(), httpPort: PORT, httpsPort: PORT + 1, listenAddress: '127.0.0.1' });
+    const { tree, model } = renderStore(store, { ...testOptions, defaultCertificate: selfSignedCertificate(), httpPort: PORT, httpsPort: HTTPS, listenAddress: '127.0.0.1' });
     assert.deepEqual(model.conditions.map((c) => c.accepted), [true, true]);
     dp = await startDataplane(printConf(tree));
   });
