@@ -14,6 +14,8 @@ import type { ApplyResult, DataplaneSink } from './sink.ts';
 export class MasterSink implements DataplaneSink {
   #master?: Master;
   #prefix: string;
+  /** Set by quit(): a first apply still starting must not leave a master running after shutdown. */
+  #closed = false;
 
   constructor(prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-'))) {
     this.#prefix = prefix;
@@ -23,9 +25,15 @@ export class MasterSink implements DataplaneSink {
 
   /** apply starts or reloads the dataplane; failures come back in nginx's wording. */
   async apply(tree: ConfTree): Promise<ApplyResult> {
+    if (this.#closed) return { ok: false, error: 'shutting down' };
     if (this.#master) return this.#master.apply(tree);
     try {
-      this.#master = await Master.start({ prefix: this.#prefix, confFile: path.join(this.#prefix, 'portico.conf'), tree, pidFile: false, errorLog: 'stderr' });
+      const master = await Master.start({ prefix: this.#prefix, confFile: path.join(this.#prefix, 'portico.conf'), tree, pidFile: false, errorLog: 'stderr' });
+      if (this.#closed) {
+        await master.quit();
+        return { ok: false, error: 'shutting down' };
+      }
+      this.#master = master;
       return { ok: true };
     } catch (e) {
       return { ok: false, error: (e as Error).message };
@@ -45,6 +53,7 @@ export class MasterSink implements DataplaneSink {
 
   /** quit stops the dataplane gracefully (in-flight requests finish). */
   async quit(): Promise<void> {
+    this.#closed = true;
     await this.#master?.quit();
   }
 }

@@ -38,3 +38,14 @@ test('a first tree the dataplane rejects is reported with nginx\'s words', async
   assert.match(r.error!, /"ewma" directive is not allowed here|unknown directive "ewma"/);
   await sink.quit();
 });
+
+test('quit while the first apply is still starting the dataplane leaves nothing running', async () => {
+  const sink = new MasterSink();
+  const first = sink.apply(tree('early'));
+  // Shutdown arrives while Master.start is in flight (the controller got SIGTERM during its first apply).
+  await sink.quit();
+  assert.deepEqual(await first, { ok: false, error: 'shutting down' });
+  assert.deepEqual(await sink.workerMetrics(), []);
+  await assert.rejects(request(`http://127.0.0.1:${PORT}/`), /ECONNREFUSED/);
+  assert.deepEqual(await sink.apply(tree('late')), { ok: false, error: 'shutting down' });
+});
