@@ -13,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ensure } from './targets.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
@@ -29,11 +30,6 @@ const { values: opt } = parseArgs({
     only: { type: 'string' },
   },
 });
-
-function ensure(bin: string, pkg: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0) return;
-  execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit' });
-}
 
 function nginxConf(prefix: string, port: number, body: string): string {
   fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true });

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SCENARIOS } from './scenarios.ts';
-import { ROOT, TARGETS, stop } from './targets.ts';
+import { ROOT, TARGETS, ensure, stop } from './targets.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -18,12 +18,6 @@ const { values: opt } = parseArgs({
     only: { type: 'string' },
   },
 });
-
-function ensure(bin: string, pkg: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0) return;
-  console.error(`bench: installing ${pkg}`);
-  execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit' });
-}
 
 interface Result {
   rps: number;

@@ -2,11 +2,18 @@
  * Starting and stopping the servers under test, each in its own prefix under .bench/ on loopback: Portico
  * (bin/portico-dataplane, daemon off), Debian's nginx (daemon off, stopped by its pid) and a node:http baseline.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Scenario } from './scenarios.ts';
+
+/** ensure installs a Debian package when its binary is missing (the benches need wrk and nginx). */
+export function ensure(bin: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0) return;
+  console.error(`bench: installing ${pkg}`);
+  execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit' });
+}
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
