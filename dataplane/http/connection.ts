@@ -9,6 +9,7 @@
 import type net from 'node:net';
 import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
+import { holdWrites } from '../event/write-batch.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
 import { proxyInfoOf } from './proxy-protocol.ts';
@@ -401,6 +402,9 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   sendBody(r: HttpRequest, chunk: Buffer | null, last: boolean): boolean {
     if (this.#state === CLOSED) return false;
     const socket = this.socket;
+    // Small writes wait for the end of this I/O round (write-batch.ts); large ones go out at once so a slow
+    // reader's kernel buffer takes them and nothing extra is held in memory.
+    if (chunk === null || chunk.length <= 16384) holdWrites(socket);
     const head = this.#head;
     this.#head = undefined;
     let payload: Buffer | string | undefined;

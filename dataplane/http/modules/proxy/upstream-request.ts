@@ -6,6 +6,7 @@
  * request allocates no closures per event.
  * One file on purpose (the upstream core's exception in STYLE.md): the try/retry state machine reads as a whole.
  */
+import { holdWrites } from '../../../event/write-batch.ts';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamGroup } from '../../../upstream/group.ts';
@@ -240,6 +241,7 @@ export class UpstreamRequest {
       s.uncork();
       return;
     }
+    holdWrites(s);
     s.write(head, 'latin1');
     if (this.streaming) {
       this.streamStarted = true;
