@@ -9,6 +9,7 @@
 import type net from 'node:net';
 import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
+import { Deadline } from '../event/deadline.ts';
 import { holdWrites } from '../event/write-batch.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
@@ -50,11 +51,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #state = HEAD;
   #buf: Buffer | undefined;
   #req: HttpRequest | undefined;
-  /** One timer per connection, re-armed with refresh() when the duration repeats (most of the time). */
-  #timer: NodeJS.Timeout | undefined;
-  #timerMs = 0;
-  #timerActive = false;
-  readonly #fire = () => this.#onTimeout();
+  /** The connection's one timeout (read, send, keep-alive, lingering close), moved lazily. */
+  readonly #deadline = new Deadline(() => this.#onTimeout());
   #parsing = false;
   #paused = false;
   // Request body state.
@@ -129,31 +127,18 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   #arm(ms: number): void {
-    if (ms <= 0) return this.#disarm();
-    this.#timerActive = true;
-    if (this.#timer !== undefined && this.#timerMs === ms) {
-      this.#timer.refresh();
-      return;
-    }
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerMs = ms;
-    this.#timer = setTimeout(this.#fire, ms);
+    this.#deadline.arm(ms);
   }
 
-  /** #disarm is lazy: a pending timer that fires while disarmed is ignored; #close clears it for real. */
   #disarm(): void {
-    this.#timerActive = false;
+    this.#deadline.disarm();
   }
 
   #clearTimer(): void {
-    this.#timerActive = false;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#deadline.clear();
   }
 
   #onTimeout(): void {
-    if (!this.#timerActive) return;
-    this.#timerActive = false;
     const r = this.#req;
     if (this.#state === CLOSED) {
       // The lingering close ran out of patience.
@@ -215,7 +200,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
         const addr = this.#addr();
         const res = parseHead(this.#buf, addr.limits);
         if (res === undefined) {
-          if (!this.#timerActive) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
+          if (!this.#deadline.armed) this.#arm(addr.defaultSrv.clientHeaderTimeout!);
           return;
         }
         if ('status' in res) {

@@ -6,6 +6,7 @@
  * request allocates no closures per event.
  * One file on purpose (the upstream core's exception in STYLE.md): the try/retry state machine reads as a whole.
  */
+import { Deadline } from '../../../event/deadline.ts';
 import { holdWrites } from '../../../event/write-batch.ts';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -85,7 +86,9 @@ export class UpstreamRequest {
   triesUsed = 0;
   firstTry = true;
   lastError: Error | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** The current phase's timeout (connect, send, read); `timerMs` is its length, re-armed as data flows. */
+  readonly deadline = new Deadline(() => this.onTimeout());
+  timerMs = 0;
   timerWhat = '';
   headBuf: Buffer | undefined;
   head: UpstreamHead | undefined;
@@ -99,7 +102,6 @@ export class UpstreamRequest {
   reused = false;
   readonly #emit = (d: Buffer) => this.deliver(d);
   readonly #resume = () => this.resume();
-  readonly #timeout = () => this.onTimeout();
   readonly #connected = () => this.onConnect();
   readonly #sent = () => this.onRequestWritten();
   readonly #bodySent = () => {
@@ -136,19 +138,16 @@ export class UpstreamRequest {
 
   arm(ms: number, what: string): void {
     this.timerWhat = what;
-    if (this.timer) {
-      clearTimeout(this.timer);
-    }
-    this.timer = ms > 0 ? setTimeout(this.#timeout, ms) : undefined;
+    this.timerMs = ms;
+    this.deadline.arm(ms);
   }
 
+  /** disarm drops the timer for real: a pending one would keep this request reachable until it fired. */
   disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.deadline.clear();
   }
 
   onTimeout(): void {
-    this.timer = undefined;
     if (this.phase === READING_BODY) {
       this.log('error', `upstream timed out (110: Connection timed out) while reading upstream`);
       this.abortResponse();
@@ -289,12 +288,12 @@ export class UpstreamRequest {
   onData(chunk: Buffer): void {
     this.state!.bytesReceived += chunk.length;
     if (this.phase === READING_BODY) {
-      this.timer?.refresh();
+      if (this.deadline.armed) this.deadline.arm(this.timerMs);
       this.body_(chunk);
       return;
     }
     if (this.phase !== READING_HEAD && this.phase !== SENDING) return;
-    this.timer?.refresh();
+    if (this.deadline.armed) this.deadline.arm(this.timerMs);
     let buf = this.headBuf ? Buffer.concat([this.headBuf, chunk]) : chunk;
     for (;;) {
       const h = parseUpstreamHead(buf, Math.max(MAX_HEAD, this.conf.bufferSize!));
