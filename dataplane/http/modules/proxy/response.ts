@@ -22,37 +22,81 @@ export interface UpstreamHead {
   length: number;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** TCHAR[c] is 1 for the bytes allowed in a header name (RFC 9110 token). */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+const END_OF_HEAD = Buffer.from('\r\n\r\n', 'latin1');
 /** The largest response head accepted (proxy_buffer_size is the bound in nginx; we allow the larger of both). */
 export const MAX_HEAD = 64 * 1024;
 
+function isToken(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** clean says the line [from, eol) holds no bare CR or LF. */
+function clean(text: string, from: number, eol: number): boolean {
+  const cr = text.indexOf('\r', from);
+  const lf = text.indexOf('\n', from);
+  return (cr < 0 || cr >= eol) && (lf < 0 || lf >= eol);
+}
+
+/** statusLine reads `HTTP/1.x NNN[ text]` into `head`; false when it is not one. */
+function statusLine(text: string, eol: number, head: UpstreamHead): boolean {
+  if (eol < 12 || !text.startsWith('HTTP/1.', 0)) return false;
+  const minor = text.charCodeAt(7);
+  if ((minor !== 0x30 && minor !== 0x31) || text.charCodeAt(8) !== 0x20) return false;
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return false;
+    status = status * 10 + d;
+  }
+  if (eol > 12 && text.charCodeAt(12) !== 0x20) return false;
+  head.version = minor === 0x31 ? 11 : 10;
+  head.connectionClose = minor === 0x30;
+  head.status = status;
+  head.statusText = eol > 13 ? text.slice(13, eol) : '';
+  return true;
+}
+
 /**
  * parseUpstreamHead looks for a complete head; returns it, 'invalid' for a malformed one, or undefined when
- * more bytes are needed (and the head is still within `max`).
+ * more bytes are needed (and the head is still within `max`). One pass over the head: lines end in CRLF, a
+ * bare CR, LF or NUL inside a line makes the head invalid, values lose surrounding spaces and tabs.
  */
 export function parseUpstreamHead(buf: Buffer, max: number): UpstreamHead | 'invalid' | 'too-big' | undefined {
-  const end = buf.indexOf('\r\n\r\n');
+  const end = buf.indexOf(END_OF_HEAD);
   if (end < 0) {
     if (buf.length >= 5 && buf.toString('latin1', 0, 5) !== 'HTTP/') return 'invalid';
     return buf.length > max ? 'too-big' : undefined;
   }
   const text = buf.toString('latin1', 0, end);
-  const lines = text.split('\r\n');
-  const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
-  if (!m) return 'invalid';
+  if (text.indexOf('\0') >= 0) return 'invalid';
   const head: UpstreamHead = {
-    version: m[1] === '1' ? 11 : 10, status: Number(m[2]), statusText: m[3] ?? '', headers: [],
-    contentLength: -1, chunked: false, connectionClose: m[1] === '0', upgrade: false, length: end + 4,
+    version: 11, status: 0, statusText: '', headers: [],
+    contentLength: -1, chunked: false, connectionClose: false, upgrade: false, length: end + 4,
   };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return 'invalid';
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return 'invalid';
-    const value = line.slice(colon + 1).trim();
-    if (/[\0\r\n]/.test(value)) return 'invalid';
-    const l = name.length;
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  if (!statusLine(text, eol, head) || !clean(text, 0, eol)) return 'invalid';
+  const len = text.length;
+  for (let pos = eol + 2; pos < len; pos = eol + 2) {
+    eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = len;
+    if (!clean(text, pos, eol)) return 'invalid';
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon >= eol || !isToken(text, pos, colon)) return 'invalid';
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && (text.charCodeAt(vs) === 0x20 || text.charCodeAt(vs) === 0x09)) vs++;
+    while (ve > vs && (text.charCodeAt(ve - 1) === 0x20 || text.charCodeAt(ve - 1) === 0x09)) ve--;
+    const name = text.slice(pos, colon);
+    const value = text.slice(vs, ve);
+    const l = colon - pos;
     if (l === 14 && name.toLowerCase() === 'content-length') {
       if (!/^\d+$/.test(value) || (head.contentLength >= 0 && head.contentLength !== Number(value))) return 'invalid';
       head.contentLength = Number(value);
