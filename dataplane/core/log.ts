@@ -82,7 +82,27 @@ export class ErrorLog {
 }
 
 function openLog(p: string): number {
-  if (p === 'stderr') return 2;
-  if (p === 'stdout') return 1;
-  return fs.openSync(p, 'a', 0o644);
+  return openLogFile(p);
+}
+
+/**
+ * stdFd is 1 or 2 for the paths that name the process's own output (`stdout`, `/dev/stdout`, …), else -1.
+ * They are written through the inherited descriptor: opening /dev/stdout fails with ENXIO when it is a
+ * socket (as under some container runtimes), and a reopen must never close it.
+ */
+export function stdFd(p: string): number {
+  if (p === 'stderr' || p === '/dev/stderr') return 2;
+  if (p === 'stdout' || p === '/dev/stdout') return 1;
+  return -1;
+}
+
+/** openLogFile opens a log for appending (stdout and stderr are the inherited descriptors). */
+export function openLogFile(p: string): number {
+  const fd = stdFd(p);
+  return fd >= 0 ? fd : fs.openSync(p, 'a', 0o644);
+}
+
+/** closeLogFile closes what openLogFile opened, leaving the standard descriptors alone. */
+export function closeLogFile(fd: number): void {
+  if (fd > 2) fs.closeSync(fd);
 }

@@ -6,6 +6,7 @@
  * so lines keep their order; O_APPEND keeps lines from several workers whole.
  */
 import fs from 'node:fs';
+import { closeLogFile, openLogFile } from '../../core/log.ts';
 
 /** How long an unbuffered log keeps lines before writing them (one write per interval under load). */
 export const COALESCE_MS = 10;
@@ -105,7 +106,7 @@ export class LogFile {
     } catch {
       // Lines lost to a failing disk must not stop the worker.
     }
-    if (fd !== this.#fd) fs.closeSync(fd);
+    if (fd !== this.#fd) closeLogFile(fd);
   }
 
   #take(): Buffer {
@@ -141,18 +142,18 @@ export class LogFile {
       this.#fd = fd;
       this.flushSync();
       this.#fd = -1;
-      if (!this.#writing) fs.closeSync(fd);
+      if (!this.#writing) closeLogFile(fd);
     }
   }
 
   #closeRetired(): void {
-    for (const fd of this.#retired) fs.close(fd, () => {});
+    for (const fd of this.#retired) if (fd > 2) fs.close(fd, () => {});
     this.#retired = [];
   }
 }
 
 function openAppend(path: string): number {
-  return fs.openSync(path, 'a', 0o644);
+  return openLogFile(path);
 }
 
 function tryOpen(path: string): number {

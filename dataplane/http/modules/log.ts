@@ -9,7 +9,7 @@ import type { ConfCtx } from '../../core/conf.ts';
 import { parseErrorLogArgs } from '../../core/core-module.ts';
 import type { Cycle } from '../../core/cycle.ts';
 import { sysErrorText } from '../../core/errors.ts';
-import { ErrorLog, type LogTarget } from '../../core/log.ts';
+import { ErrorLog, stdFd, type LogTarget } from '../../core/log.ts';
 import { ARGS, CTX } from '../../core/module.ts';
 import type { ConfDirective } from '../../core/tree.ts';
 import { parseSize, parseTime } from '../../core/values.ts';
@@ -112,6 +112,7 @@ function accessLog(cf: ConfCtx, d: ConfDirective, llcf: LogLocConf): string | vo
 
 /** checkOpen opens the file once at configuration time so a bad path is an `[emerg]`, as in nginx. */
 function checkOpen(cf: ConfCtx, path: string): void {
+  if (stdFd(path) >= 0) return;
   try {
     fs.closeSync(fs.openSync(path, 'a', 0o644));
   } catch (err) {
