@@ -10,7 +10,8 @@ export type Parser<T> = (text: string) => T;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-function fail(reason: string): never {
+/** fail rejects a value with the reason shown to the user. */
+export function fail(reason: string): never {
   throw new Error(reason);
 }
 

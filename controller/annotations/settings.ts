@@ -28,7 +28,16 @@ export const SETTINGS: readonly SettingDef[] = [
   { key: 'ssl-protocols', directive: 'ssl_protocols', context: 'http', parse: (t) => t.split(/\s+/).filter(Boolean).map(p.oneOf('TLSv1.2', 'TLSv1.3')), doc: 'TLS versions offered, e.g. `TLSv1.2 TLSv1.3` (`ssl_protocols`).' },
   { key: 'metrics-per-host', directive: 'portico_metrics_per_host', context: 'http', parse: flag, doc: 'Label request metrics with the host (default true; false bounds series for many hosts).' },
   { key: 'metrics-status-classes', directive: 'portico_metrics_status_classes', context: 'http', parse: flag, doc: 'Label request metrics with the status class (2xx) instead of the status (fewer series).' },
+  { key: 'access-log-path', directive: 'access_log', context: 'http', parse: (t) => [logPath(t)], doc: 'Where access logs go (default `/dev/stdout`, written through the inherited descriptor).' },
+  { key: 'disable-access-log', directive: 'access_log', context: 'http', parse: (t) => [p.bool(t) ? 'off' : DEFAULT_ACCESS_LOG], doc: 'Turn access logs off (`true`); `false` keeps them.' },
 ];
+
+/** DEFAULT_ACCESS_LOG is where request lines go unless the ConfigMap says otherwise: the pod's log stream. */
+export const DEFAULT_ACCESS_LOG = '/dev/stdout';
+
+function logPath(t: string): string {
+  return /^\/[^\s;{}$'"\\]*$/.test(t) ? t : p.fail(`"${t}" is not an absolute file path`);
+}
 
 /** SETTINGS_BY_KEY indexes SETTINGS. */
 export const SETTINGS_BY_KEY = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -5,6 +5,7 @@
  */
 import { type ConfDirective, type ConfTree, directive as d } from '../../dataplane/core/tree.ts';
 import type { Model, ServerModel, UpstreamModel } from '../model/types.ts';
+import { DEFAULT_ACCESS_LOG } from '../annotations/settings.ts';
 import { renderMail } from './mail.ts';
 import { PROXY_HEADERS, type RenderContext, renderLocation } from './location.ts';
 
@@ -68,6 +69,13 @@ function renderServer(s: ServerModel, opts: RenderOptions, ctx: RenderContext): 
   return d('server', [], body);
 }
 
+/** accessLog is `off` when the ConfigMap turns logs off, else its path or the pod's stdout (combined format). */
+function accessLog(model: Model): string[] {
+  const set = model.settings.filter((x) => x.name === 'access_log').map((x) => x.args[0]!);
+  if (set.includes('off')) return ['off'];
+  return [set.find((a) => a !== DEFAULT_ACCESS_LOG) ?? DEFAULT_ACCESS_LOG];
+}
+
 /** render turns the model into the dataplane's configuration tree. */
 export function render(model: Model, opts: RenderOptions): ConfTree {
   const ctx: RenderContext = { http: [], policies: new Set(), counter: 0, defaultBackend: model.defaultBackend };
@@ -78,7 +86,8 @@ export function render(model: Model, opts: RenderOptions): ConfTree {
     d('map', ['$http_upgrade', '$connection_upgrade'], [d('default', ['upgrade']), d('', [''])]),
     d('proxy_http_version', ['1.1']),
     ...PROXY_HEADERS.map(([h, v]) => d('proxy_set_header', [h, v])),
-    ...model.settings.filter((x) => x.context === 'http').map((x) => d(x.name, x.args)),
+    d('access_log', accessLog(model)),
+    ...model.settings.filter((x) => x.context === 'http' && x.name !== 'access_log').map((x) => d(x.name, x.args)),
     ...ctx.http,
     ...model.upstreams.map(renderUpstream),
     ...servers,

@@ -71,6 +71,15 @@ test('global settings accept only global keys and report bad ones', () => {
   assert.equal(g.errors.length, 2);
 });
 
+test('ConfigMap access-log-path and disable-access-log', () => {
+  assert.deepEqual(parseGlobalSettings({ 'access-log-path': '/var/log/portico/access.log' }).directives, [{ context: 'http', name: 'access_log', args: ['/var/log/portico/access.log'] }]);
+  assert.deepEqual(parseGlobalSettings({ 'disable-access-log': 'true' }).directives, [{ context: 'http', name: 'access_log', args: ['off'] }]);
+  assert.deepEqual(parseGlobalSettings({ 'access-log-path': 'logs/a.log', 'disable-access-log': 'no' }).errors, [
+    'ConfigMap key access-log-path: invalid value: "logs/a.log" is not an absolute file path',
+    'ConfigMap key disable-access-log: invalid value: "no" is not true or false',
+  ]);
+});
+
 test('ConfigMap settings become directives, each value validated', () => {
   const g = parseGlobalSettings({ 'keep-alive': '75', 'server-tokens': 'false', 'ssl-protocols': 'TLSv1.3', 'worker-processes': 'auto', 'metrics-per-host': 'maybe', 'ssl-protocols-x': '1' });
   assert.deepEqual(g.directives, [

@@ -56,6 +56,8 @@ test('folder mode serves Ingress routes through the dataplane and follows manife
   assert.equal(await get('/two/x'), '200 two');
   assert.equal(await get('/twofold'), '200 one');
   assert.equal(await get('/', { 'x-canary': 'always' }), '200 two');
+  // Access logs go to the pod's stdout (combined format) unless the ConfigMap says otherwise.
+  await waitFor('the access log line on stdout', () => /127\.0\.0\.1 - - \[[^\]]+\] "GET \/two\/x HTTP\/1\.1" 200 3 "-" "/.test(p.output()), 5000);
   fs.writeFileSync(path.join(dir, 'more.yaml'), stringify(ingress('default', 'more', 'app.example.com', [['/more', 'Exact', 'two', 80]])));
   const t0 = Date.now();
   await waitFor('new route served', async () => (await get('/more')) === '200 two', 5000);
