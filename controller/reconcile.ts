@@ -42,6 +42,7 @@ export class Reconciler {
   #lastModel?: Model;
   #seenEvents = new Set<string>();
   #lastOk = false;
+  #failures = 0;
 
   constructor(store: Store, opts: PipelineOptions, sink: DataplaneSink, o: ReconcilerOptions) {
     this.#store = store;
@@ -140,6 +141,7 @@ export class Reconciler {
       this.#lastStructure = structureHash;
       this.#lastPeers = peersHash;
       this.#lastGood = tree;
+      this.#failures = 0;
       const m = this.#o.metrics;
       if (m) {
         m.configHash.set(parseInt(hash.slice(0, 12), 16));
@@ -158,6 +160,19 @@ export class Reconciler {
     this.#o.log.error({ hash: hash.slice(0, 12), error }, 'dataplane rejected the configuration; the last good one keeps serving');
     this.#o.events?.record({ object: { kind: 'Pod', namespace: process.env['POD_NAMESPACE'] ?? 'default', name: process.env['POD_NAME'] ?? 'portico' }, type: 'Warning', reason: 'RELOAD', message: `configuration rejected: ${error}` });
     this.#o.onResult?.({ action: 'rejected', hash, error }, model);
+    this.#retryLater();
+  }
+
+  /**
+   * retryLater runs the rejected tree again with exponential backoff (1 s doubling to 30 s): some rejections are
+   * transient (a port still held by another process, a worker too busy to answer in time), and the first tree
+   * must not wait for the next unrelated change to be served. A new change reschedules sooner.
+   */
+  #retryLater(): void {
+    const delay = Math.min(30_000, 1000 * 2 ** this.#failures++);
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.run(), delay);
+    this.#timer.unref();
   }
 
   #reportEvents(model: Model): void {

@@ -93,7 +93,7 @@ test('folder mode serves /readyz and the live /conf, follows file changes, and k
   const healthz = await freePort();
   const p = await startPortico(['--manifests', dir, '--dataplane', 'none', '--debounce-ms', '20', '--http-port', String(await freePort()), '--https-port', String(await freePort())], healthz);
   running.push(p);
-  await waitFor('ready', async () => (await p.get('/readyz')).status === 200);
+  await p.ready();
   assert.match((await p.get('/conf')).text, /server_name web\.example\.com;/);
   fs.writeFileSync(path.join(dir, 'more.yaml'), stringify(ingress('default', 'more', 'more.example.com', [['/m', 'Exact', 'web', 80]])));
   await waitFor('new file picked up', async () => /location = \/m \{/.test((await p.get('/conf')).text));

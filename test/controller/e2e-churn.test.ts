@@ -62,7 +62,7 @@ test('100 changes under load: zero failed requests, the WebSocket survives, chan
   write(dir, 'app.yaml', [app(0)]);
   const p: ControllerProcess = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTPS), '--debounce-ms', '20'], HEALTHZ);
   cleanup.push(() => p.stop());
-  await waitFor('ready', async () => (await p.get('/readyz')).status === 200);
+  await p.ready();
   // PORTICO_DEBUG=1 prints the controller's last log lines when the test ends.
   cleanup.push(async () => process.env['PORTICO_DEBUG'] && console.error(p.output().split('\n').filter((l) => !l.includes('"GET /')).slice(-40).join('\n')));
 

@@ -47,7 +47,7 @@ test('folder mode serves Ingress routes through the dataplane and follows manife
   fs.writeFileSync(path.join(dir, 'all.yaml'), manifests().map((m) => stringify(m)).join('---\n'));
   const p: ControllerProcess = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTPS), '--debounce-ms', '20'], HEALTHZ);
   cleanup.push(() => p.stop());
-  await waitFor('ready', async () => (await p.get('/readyz')).status === 200);
+  await p.ready();
   const get = async (pathname: string, headers: Record<string, string> = {}) => {
     const r = await request(`http://127.0.0.1:${HTTP}${pathname}`, { headers: { host: 'app.example.com', ...headers } });
     return `${r.statusCode} ${await r.body.text()}`;

@@ -59,7 +59,7 @@ test('an EndpointSlice edit takes the peers fast path: traffic moves, servers an
   writeSlice(['127.0.0.1', '127.0.0.3']);
   const p = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTPS), '--debounce-ms', '20', '--worker-processes', '2'], HEALTHZ);
   cleanup.push(() => p.stop());
-  await waitFor('ready', async () => (await p.get('/readyz')).status === 200);
+  await p.ready();
 
   const fresh = async (pathname = '/') => {
     const c = new Client(`http://127.0.0.1:${HTTP}`);

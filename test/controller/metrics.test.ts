@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { TestPki } from '../support/certs.ts';
 import { ingress, service, slice } from '../support/controller-fixtures.ts';
-import { startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
+import { startPortico, type ControllerProcess } from '../support/controller-process.ts';
 
 const HTTP = 24301;
 const HEALTHZ = 24302;
@@ -65,7 +65,7 @@ describe('metrics across two worker threads', () => {
     ];
     fs.writeFileSync(path.join(dir, 'shop.yaml'), docs.map((d) => stringify(d)).join('---\n'));
     portico = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTP + 10), '--worker-processes', '2'], HEALTHZ);
-    await waitFor('the first configuration', async () => (await portico.get('/readyz')).status === 200, 60_000);
+    await portico.ready();
   });
 
   after(async () => {

@@ -85,6 +85,22 @@ test('a rejected tree is reported and the last good tree stays current', async (
   assert.ok(lines.some((l) => l['level'] === 50 && String(l['error']).includes('ewma')));
 });
 
+test('a rejected first tree is retried with backoff, so a transient failure does not wait for the next change', async () => {
+  const { store, sink, results, r } = setup();
+  sink.reject = 'bind() to 127.0.0.1:8080 failed (98: Address already in use)';
+  r.enable();
+  store.upsert('Ingress', ingress('default', 'a', 'a.example.com', [['/', 'Prefix', 'web', 80]]));
+  await settle(r);
+  assert.equal(results.at(-1)!.action, 'rejected');
+  assert.equal(r.ready, false);
+  sink.reject = undefined; // the port is free again; nothing in the store changes
+  await sleep(1200);
+  assert.equal(results.at(-1)!.action, 'applied');
+  assert.ok(r.ready);
+  assert.equal(sink.applied.length, 1);
+  r.stop();
+});
+
 test('model events are recorded once, not on every render', async () => {
   const { store, events, r } = setup();
   r.enable();

@@ -13,6 +13,8 @@ export interface ControllerProcess {
   healthz: number;
   output(): string;
   get(p: string): Promise<{ status: number; text: string }>;
+  /** ready waits for /readyz to answer 200; on timeout the error carries the process output. */
+  ready(ms?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -59,6 +61,13 @@ export async function startPortico(args: string[], healthz: number, env: Record<
     healthz,
     output: () => out,
     get,
+    async ready(ms = 60_000) {
+      try {
+        await waitFor('the first configuration', async () => (await get('/readyz')).status === 200, ms);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}; portico printed:\n${out.slice(-4000)}`);
+      }
+    },
     async stop(signal = 'SIGTERM') {
       if (!exited) proc.kill(signal);
       const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
