@@ -17,10 +17,15 @@ export async function startBackends(host = '127.0.0.1', offset = 0): Promise<htt
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, host, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, host, () => resolve());
+      });
+    } catch (e) {
+      for (const started of servers) started.close(); // a half-started set must not keep the process alive
+      throw e;
+    }
     servers.push(s);
   }
   return servers;

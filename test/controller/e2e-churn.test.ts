@@ -40,7 +40,11 @@ function tlsSecret(): KubeObject {
 function app(extra: number): KubeObject {
   const paths: [string, string, string, number][] = [['/', 'Prefix', 'web', 80], ['/ws', 'Prefix', 'web', 80]];
   for (let i = 0; i < extra; i++) paths.push([`/extra${i}`, 'Exact', 'extra', 80]);
-  const ing = ingress('default', 'app', 'app.example.com', paths, { annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } }, { tls: [{ hosts: ['app.example.com'], secretName: 'app-tls' }] });
+  const ing = ingress('default', 'app', 'app.example.com', paths, {
+    // As ingress-nginx advises for WebSockets: an idle tunnel otherwise closes after the 60 s read timeout, and on a
+    // loaded machine the churn below can take longer than that.
+    annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false', 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600', 'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600' },
+  }, { tls: [{ hosts: ['app.example.com'], secretName: 'app-tls' }] });
   return ing;
 }
 

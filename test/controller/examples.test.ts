@@ -8,7 +8,8 @@ import { renderStore } from '../../controller/pipeline.ts';
 import { scanManifests } from '../../controller/sources/folder.ts';
 import { Store } from '../../controller/store.ts';
 import { testOptions } from '../support/controller-fixtures.ts';
-import { freePort } from '../support/upstreams.ts';
+
+const BASE = 24401;
 
 test('examples/manifests render cleanly: no manifest errors, no model events, the demo routes exist', () => {
   const scan = scanManifests(path.join(import.meta.dirname, '../../examples/manifests'));
@@ -23,10 +24,10 @@ test('examples/manifests render cleanly: no manifest errors, no model events, th
 });
 
 test('examples/backends.ts answers with the service name', async () => {
-  const base = await freePort();
-  const servers = await startBackends('127.0.0.1', base - 9001);
+  // A fixed range of this file's own: three ports from freePort() could race with other files' listeners.
+  const servers = await startBackends('127.0.0.1', BASE - 9001);
   try {
-    const r = await request(`http://127.0.0.1:${base + 1}/x`);
+    const r = await request(`http://127.0.0.1:${BASE + 1}/x`);
     assert.equal((await r.body.json() as { service: string }).service, 'api');
   } finally {
     for (const s of servers) s.close();

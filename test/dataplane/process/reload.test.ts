@@ -50,7 +50,7 @@ describe('process model with HTTP', () => {
       let stop = false;
       const deadline = Date.now() + 45_000;
       const client = async (): Promise<void> => {
-        for (let i = 0; i < 3000 && !stop && Date.now() < deadline; i++) {
+        for (let i = 0; i < 100_000 && !stop && Date.now() < deadline; i++) {
           try {
             seen.push(await get(port, agent));
           } catch (err) {
