@@ -1,6 +1,6 @@
 /**
- * Proxy benchmark (standalone until bench/run.ts lands on main): wrk through four reverse proxies to one
- * origin (nginx serving a small body and a 64 KiB body), 1 worker each, keep-alive to the origin:
+ * `npm run bench:proxy`: wrk through four reverse proxies to one origin (nginx serving a small body and a
+ * 64 KiB body), 1 worker each, keep-alive to the origin:
  *   portico (1 worker), Debian's nginx (worker_processes 1), http-proxy (npm) and an undici Pool proxy.
  * Prints req/s, p99 and ratios against nginx and the best Node.js proxy.
  * Targets run side by side and are measured in interleaved rounds (median of --rounds), so load from other

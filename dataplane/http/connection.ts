@@ -10,6 +10,7 @@ import type net from 'node:net';
 import type { ListenSlot } from '../core/cycle.ts';
 import { IDLE_CLOSER } from '../event/listeners.ts';
 import { Deadline } from '../event/deadline.ts';
+import { countRead } from '../event/read-gc.ts';
 import { holdWrites } from '../event/write-batch.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
@@ -82,7 +83,10 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     this.tls = tls;
     this.remoteAddress = stripV4Mapped(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      countRead(chunk.length);
+      this.#onData(chunk);
+    });
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#onClose());
     socket.on('error', () => {});

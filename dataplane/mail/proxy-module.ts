@@ -11,6 +11,7 @@ import { flagSlot, msecSlot, sizeSlot, strSlot } from '../core/slots.ts';
 import { errnoOf, strerror } from '../core/errors.ts';
 import { defineMailModule, AUTH, srvConf } from './mail.ts';
 import type { MailSession } from './session.ts';
+import { countRead } from '../event/read-gc.ts';
 
 export interface MailProxyConf {
   enable?: boolean;
@@ -309,6 +310,7 @@ function startRelay(s: MailSession, u: Upstream, lastReply: string): void {
   up.removeAllListeners('data');
   up.removeAllListeners('end');
   up.on('data', (chunk: Buffer) => {
+    countRead(chunk.length);
     s.refreshTimer();
     if (!client.write(chunk) || client.writableLength > limit) pauseUntilDrain(up, client);
   });

@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { readProxyProtocol } from '../event/proxy-protocol.ts';
 import type { LogLevel } from '../core/log.ts';
 import { AUTH, PARSE, type MailListen, type MailProtocol, type MailServer, type ParseResult } from './mail.ts';
+import { countRead } from '../event/read-gc.ts';
 
 /** The PROXY protocol v2 maximum (header plus TLVs) bounds what we read before the header is complete. */
 const PROXY_PROTOCOL_MAX = 4096;
@@ -167,6 +168,7 @@ export class MailSession {
   }
 
   #onData = (chunk: Buffer): void => {
+    countRead(chunk.length);
     if (this.relay) return this.relay(chunk);
     this.#backlog.push(chunk);
     this.#fill();

@@ -5,6 +5,7 @@
  * closes, that receive unexpected bytes, or that outlive keepalive_timeout are dropped.
  */
 import type net from 'node:net';
+import { countRead } from '../event/read-gc.ts';
 import type { UpstreamGroup } from './group.ts';
 import type { Peer } from './peer.ts';
 
@@ -24,7 +25,11 @@ export interface UpstreamConnection {
 /** connectionFor wires a fresh socket so its events reach whichever request owns it. */
 export function newConnection(socket: net.Socket, peer: Peer, group: UpstreamGroup): UpstreamConnection {
   const c: UpstreamConnection = { socket, peer, group, generation: group.generation, requests: 0, created: Date.now(), idleSince: 0, owner: undefined };
-  socket.on('data', (d: Buffer) => (c.owner ? c.owner.onData(d) : drop(c)));
+  socket.on('data', (d: Buffer) => {
+    countRead(d.length);
+    if (c.owner) c.owner.onData(d);
+    else drop(c);
+  });
   socket.on('end', () => (c.owner ? c.owner.onEnd() : drop(c)));
   socket.on('close', () => (c.owner ? c.owner.onClose() : drop(c)));
   socket.on('error', (e: Error) => c.owner?.onError(e));

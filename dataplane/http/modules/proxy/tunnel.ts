@@ -7,6 +7,7 @@
 import type net from 'node:net';
 import type { HttpRequest } from '../../request.ts';
 import { OK } from '../../types.ts';
+import { countRead } from '../../../event/read-gc.ts';
 
 export class Tunnel {
   readonly r: HttpRequest;
@@ -31,6 +32,7 @@ export class Tunnel {
   pipe(from: net.Socket, to: net.Socket, sendTimeout: number): void {
     let stall: NodeJS.Timeout | undefined;
     from.on('data', (d: Buffer) => {
+      countRead(d.length);
       this.idle.refresh();
       if (from === this.upstream) this.r.bytesSent += d.length;
       if (!to.write(d)) {

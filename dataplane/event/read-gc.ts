@@ -1,0 +1,50 @@
+/**
+ * Young-generation collection paced by socket reads.
+ *
+ * Every socket read hands JavaScript a new ArrayBuffer of up to 64 KiB, allocated outside the V8 heap. These die
+ * young (a proxied body chunk lives until it is written), but their few hundred bytes of heap-side handles fill the
+ * young generation far slower than the buffers pile up outside it: with bodies of tens of KiB, V8 reaches its
+ * external-memory limit first and answers with a full mark-compact of the old generation, dozens per second, each a
+ * pause that lands in the tail latency. A minor collection frees the same buffers at a fraction of the cost, so the
+ * readers count their bytes here and a scavenge runs every READ_GC_BYTES, well before that limit.
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** Bytes read between two young-generation collections (V8 starts a full GC at 64 MiB of new external memory). */
+export const READ_GC_BYTES = 32 * 1024 * 1024;
+
+type Collect = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+let pending = 0;
+let collect: Collect | null | undefined;
+
+/** countRead adds `n` bytes read from a socket and collects the young generation once enough have piled up. */
+export function countRead(n: number): void {
+  pending += n;
+  if (pending < READ_GC_BYTES) return;
+  pending = 0;
+  collectYoung();
+}
+
+/** collectYoung runs a scavenge now (no-op where V8 offers no gc function). */
+export function collectYoung(): void {
+  if (collect === undefined) collect = loadCollector();
+  collect?.({ type: 'minor' });
+}
+
+/**
+ * loadCollector gets V8's gc() without exposing it to the program's own global: the flag makes V8 install it in
+ * contexts created afterwards, and one such context hands it over.
+ */
+function loadCollector(): Collect | null {
+  const own = (globalThis as { gc?: Collect }).gc;
+  if (typeof own === 'function') return own;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const fn = vm.runInNewContext('gc') as unknown;
+    return typeof fn === 'function' ? (fn as Collect) : null;
+  } catch {
+    return null;
+  }
+}
