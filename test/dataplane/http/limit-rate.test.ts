@@ -208,3 +208,79 @@ describe('limit_rate', () => {
     }
   });
 });
+
+describe('limit_rate backpressure and cleanup', () => {
+  test('with proxy_buffering off a paced response pauses the upstream instead of buffering it', async () => {
+    const CHUNK = Buffer.alloc(64 * KIB, 'b');
+    const TOTAL = 32 * 1024 * KIB;
+    let written = 0;
+    let upstreamClosed = false;
+    const up = await httpUpstream('up', (_req, res) => {
+      res.on('close', () => (upstreamClosed = true));
+      const pump = (): void => {
+        while (written < TOTAL && !res.destroyed) {
+          written += CHUNK.length;
+          if (!res.write(CHUNK)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const port = PORT + 2;
+    const dp = await startDataplane(`http { server {
+      listen 127.0.0.1:${port};
+      location / { limit_rate 64k; proxy_buffering off; proxy_pass http://127.0.0.1:${up.port}; }
+    } }`);
+    try {
+      let got = 0;
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', agent: false }, resolve).on('error', reject);
+      });
+      res.on('data', (d: Buffer) => (got += d.length));
+      await new Promise((r) => setTimeout(r, 1500));
+      // 64k/s for 1.5 s is about 160 KiB; kernel socket buffers on loopback hold a few MiB more at most.
+      assert.ok(got < 400 * KIB, `the client got ${got} bytes`);
+      assert.ok(written < 12 * 1024 * KIB, `the upstream could write ${written} of ${TOTAL} bytes`);
+      const before = written;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(written - before < 2 * 1024 * KIB, `the upstream kept writing: ${written - before} more bytes`);
+      res.destroy();
+      await waitFor('the upstream response to be dropped', () => upstreamClosed, 5000);
+    } finally {
+      await dp.stop();
+      await up.close();
+    }
+  });
+
+  test('a client that leaves mid-pacing ends the request: the access log has it and QUIT exits at once', async () => {
+    const port = PORT + 3;
+    const p = new Prefix();
+    p.write('html/big', BIG.toString('latin1'));
+    p.conf(`daemon off; worker_processes 1; error_log logs/error.log info;
+      events {}
+      http { server {
+        listen 127.0.0.1:${port};
+        access_log logs/access.log;
+        location / { limit_rate 10k; root html; }
+      } }`);
+    const dp = new Running(['-p', p.dir]);
+    try {
+      await waitForFile(p.path('logs/nginx.pid'));
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/big', agent: false }, resolve).on('error', reject);
+      });
+      await new Promise<void>((resolve) => res.once('data', () => resolve()));
+      await new Promise((r) => setTimeout(r, 300));
+      res.destroy();
+      await waitFor('the aborted request in the access log', () => p.exists('logs/access.log') && p.read('logs/access.log').includes('GET /big'), 5000);
+      const t0 = performance.now();
+      dp.signal('SIGQUIT');
+      assert.equal(await dp.exited, 0);
+      // The rest of the file at 10k would take about 30 s: nothing of that request may hold the worker.
+      assert.ok(performance.now() - t0 < 3000, `QUIT took ${performance.now() - t0} ms`);
+    } finally {
+      await dp.stop();
+      p.remove();
+    }
+  });
+});
