@@ -64,9 +64,11 @@ export const LIMIT_RATE_VARIABLE: VariableDef = {
   },
 };
 
-/** parseAccelLimitRate reads an X-Accel-Limit-Rate value: bytes per second, or "off"; anything else is ignored. */
+/**
+ * parseAccelLimitRate reads an X-Accel-Limit-Rate value: bytes per second, digits only (0 lifts the limit).
+ * Anything else, "off" and "1k" included, is ignored and the location's limit_rate stays, as nginx 1.22 does.
+ */
 export function parseAccelLimitRate(value: string): number | undefined {
-  if (value.toLowerCase() === 'off') return 0;
   return /^\d+$/.test(value) ? Number(value) : undefined;
 }
 
