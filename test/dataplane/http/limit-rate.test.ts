@@ -287,3 +287,17 @@ describe('limit_rate backpressure and cleanup', () => {
     }
   });
 });
+
+describe('limit_rate configuration errors', () => {
+  for (const [d, want] of [
+    ['limit_rate abc;', /"limit_rate" directive invalid value in .*nginx\.conf:2/],
+    ['limit_rate -1;', /"limit_rate" directive invalid value/],
+    ['limit_rate_after 1x;', /"limit_rate_after" directive invalid value/],
+    ['limit_rate 1k; limit_rate 2k;', /"limit_rate" directive is duplicate/],
+    ['limit_rate_after 1k 2k;', /invalid number of arguments in "limit_rate_after" directive/],
+  ] as const) {
+    test(`${d} is refused`, async () => {
+      await assert.rejects(startDataplane(`events {}\nhttp { ${d} }`), want);
+    });
+  }
+});
