@@ -14,7 +14,7 @@ import { holdWrites } from '../event/write-batch.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
 import { proxyInfoOf } from './proxy-protocol.ts';
-import { limitRateOf, startPacing, type PacedOutput } from './limit-rate.ts';
+import { limitRateOf, startPacing, type PacedOutput, type Pacer } from './limit-rate.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
 import { addrConfOf, type HttpAddrConf, type HttpListenCtx } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
@@ -407,7 +407,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   }
 
   /** #sendPaced frames like sendBody and hands the bytes to the request's pacer instead of the socket. */
-  #sendPaced(r: HttpRequest, pacer: import('./limit-rate.ts').Pacer, chunk: Buffer | null, last: boolean): boolean {
+  #sendPaced(r: HttpRequest, pacer: Pacer, chunk: Buffer | null, last: boolean): boolean {
     const parts: Buffer[] = [];
     const head = this.#head;
     this.#head = undefined;

@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { NAME, VERSION } from '../../core/version.ts';
 import type { HttpRequest, BodyReader, ConnectionInfo, ProxyProtocolInfo, ResponseSink } from '../request.ts';
-import { limitRateOf, startPacing, type PacedOutput } from '../limit-rate.ts';
+import { limitRateOf, startPacing, type PacedOutput, type Pacer } from '../limit-rate.ts';
 import { wireStatus } from '../special.ts';
 import { absoluteLocation, httpDateNow } from '../write.ts';
 
@@ -227,7 +227,7 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   }
 
   /** #sendPaced passes DATA through the request's pacer; END_STREAM follows the last paced byte. */
-  #sendPaced(r: HttpRequest, pacer: import('../limit-rate.ts').Pacer, chunk: Buffer | null, last: boolean): boolean {
+  #sendPaced(r: HttpRequest, pacer: Pacer, chunk: Buffer | null, last: boolean): boolean {
     let ok = !pacer.busy;
     if (chunk !== null && chunk.length > 0) {
       r.bodyBytesSent += chunk.length;

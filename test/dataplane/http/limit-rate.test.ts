@@ -138,6 +138,32 @@ describe('limit_rate', () => {
     assert.ok(r.ms >= 1300, `took only ${r.ms} ms`);
   });
 
+  test('on a kept-alive connection each request is paced on its own bytes (limit_rate_after again)', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const ports: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const t0 = performance.now();
+        const firstBytes = await new Promise<number>((resolve, reject) => {
+          http.get({ host: '127.0.0.1', port: PORT, path: '/after', agent }, (res) => {
+            ports.push(res.socket.localPort!);
+            let got = 0;
+            let at = -1;
+            res.on('data', (d: Buffer) => {
+              got += d.length;
+              if (at < 0 && got >= 128 * KIB) at = performance.now() - t0;
+            });
+            res.on('end', () => resolve(at));
+          }).on('error', reject);
+        });
+        assert.ok(firstBytes < 700, `request ${i + 1}: the first 128 KiB took ${firstBytes} ms`);
+      }
+      assert.equal(ports[0], ports[1], 'both requests used one connection');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('set $limit_rate paces the request and $limit_rate reads it back', async () => {
     const r = await get('/set');
     assert.equal(r.body.toString(), SMALL);
