@@ -33,6 +33,8 @@ export interface Annotations {
   denySourceRange?: string[];
   limitRps?: number;
   limitConnections?: number;
+  limitRate?: number;
+  limitRateAfter?: number;
   authType?: 'basic';
   authSecret?: string;
   authRealm?: string;
@@ -112,6 +114,8 @@ export const TABLE: readonly AnnotationDef[] = [
   { key: 'denylist-source-range', field: 'denySourceRange', parse: p.list(p.cidr), scope: 'location', global: true, doc: 'Comma-separated CIDRs refused with 403 (`deny …`).' },
   { key: 'limit-rps', field: 'limitRps', parse: p.int(1, 1000000), scope: 'location', doc: 'Requests per second per client address, burst 5× (`limit_req_zone` + `limit_req … nodelay`).' },
   { key: 'limit-connections', field: 'limitConnections', parse: p.int(1, 1000000), scope: 'location', doc: 'Concurrent connections per client address (`limit_conn_zone` + `limit_conn`).' },
+  { key: 'limit-rate', field: 'limitRate', parse: p.int(0, 1000000000), scope: 'location', doc: 'Response rate per request in kilobytes per second, 0 = none (`limit_rate Nk`).' },
+  { key: 'limit-rate-after', field: 'limitRateAfter', parse: p.int(0, 1000000000), scope: 'location', doc: 'Kilobytes of each response sent before limit-rate applies (`limit_rate_after Nk`).' },
   { key: 'auth-type', field: 'authType', parse: p.oneOf('basic'), scope: 'location', doc: 'Authentication type; only `basic` (`auth_basic`).' },
   { key: 'auth-secret', field: 'authSecret', parse: p.secretRef, scope: 'location', doc: 'Secret (`name` or `namespace/name`) whose `auth` key holds htpasswd lines.' },
   { key: 'auth-realm', field: 'authRealm', parse: p.text, scope: 'location', doc: 'Realm shown by the browser for basic auth.' },

@@ -79,6 +79,9 @@ export function renderLocation(loc: LocationModel, ctx: RenderContext): { locati
     body.push(d('limit_conn', [z, String(a.limitConnections)]));
     if (a.limitStatus) body.push(d('limit_conn_status', [String(a.limitStatus)]));
   }
+  // ingress-nginx's units: kilobytes (per second).
+  if (a.limitRate) body.push(d('limit_rate', [`${a.limitRate}k`]));
+  if (a.limitRate && a.limitRateAfter) body.push(d('limit_rate_after', [`${a.limitRateAfter}k`]));
   if (loc.htpasswd !== undefined) {
     body.push(d('auth_basic', [a.authRealm ?? 'Authentication Required']));
     body.push(d('auth_basic_user_file', [`data:${loc.htpasswd}`]));

@@ -15,6 +15,7 @@ import { holdWrites } from '../event/write-batch.ts';
 import { ChunkedDecoder } from './chunked.ts';
 import { parseHead, splitTarget, type HeadLimits, type ParsedHead } from './parser.ts';
 import { proxyInfoOf } from './proxy-protocol.ts';
+import { limitRateOf, startPacing, type PacedOutput, type Pacer } from './limit-rate.ts';
 import { HttpRequest, type BodyReader, type ConnectionInfo, type ProxyProtocolInfo, type ResponseSink } from './request.ts';
 import { addrConfOf, type HttpAddrConf, type HttpListenCtx } from './listen-ctx.ts';
 import { STAT, type HttpStats } from './stats.ts';
@@ -35,6 +36,9 @@ export function nextConnectionId(): number {
 
 /** Bytes kept from a client while a request is being handled before reading pauses (pipelining bound). */
 const PIPELINE_HOLD = 64 * 1024;
+
+const CRLF = Buffer.from('\r\n');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
 export class Http1Connection implements ConnectionInfo, ResponseSink {
   readonly socket: net.Socket;
@@ -68,6 +72,8 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   #noBody = false;
   #closeAfter = false;
   #aborted = false;
+  /** The socket as a rate-limited response's output (limit-rate.ts), made on the first paced response. */
+  #paced: PacedOutput | undefined;
   /** Shared counters (stub_status), and which of reading/writing this connection is counted in (0: neither). */
   readonly #stats: HttpStats | undefined;
   #statState = 0;
@@ -386,10 +392,48 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
       else r.keepalive = false;
     }
     this.#head = serializeHead(r, this.#chunkedOut);
+    if (limitRateOf(r) > 0) startPacing(r, this.#paced ??= this.#pacedOutput(), 0);
+  }
+
+  #pacedOutput(): PacedOutput {
+    const socket = this.socket;
+    return {
+      write: (b) => {
+        if (this.#state === CLOSED) return false;
+        socket.write(b);
+        // Paced bytes are progress: send_timeout counts from the last of them, as nginx's delayed writes do.
+        const r = this.#req;
+        if (r !== undefined) this.#arm(r.loc.sendTimeout!);
+        return socket.writableLength < socket.writableHighWaterMark;
+      },
+      onDrain: (cb) => socket.once('drain', cb),
+    };
+  }
+
+  /** #sendPaced frames like sendBody and hands the bytes to the request's pacer instead of the socket. */
+  #sendPaced(r: HttpRequest, pacer: Pacer, chunk: Buffer | null, last: boolean): boolean {
+    const parts: Buffer[] = [];
+    const head = this.#head;
+    this.#head = undefined;
+    if (head !== undefined) parts.push(Buffer.from(head, 'latin1'));
+    if (!this.#noBody && chunk !== null && chunk.length > 0) {
+      r.bodyBytesSent += chunk.length;
+      if (this.#chunkedOut) parts.push(Buffer.from(chunk.length.toString(16) + '\r\n', 'latin1'), chunk, CRLF);
+      else parts.push(chunk);
+    }
+    if (this.#chunkedOut && last) parts.push(LAST_CHUNK);
+    if (parts.length === 0) return !pacer.busy && this.socket.writableLength < this.socket.writableHighWaterMark;
+    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    r.bytesSent += out.length;
+    const ok = pacer.write(out);
+    if (r.headerSent) this.#arm(r.loc.sendTimeout!);
+    return ok;
   }
 
   sendBody(r: HttpRequest, chunk: Buffer | null, last: boolean): boolean {
     if (this.#state === CLOSED) return false;
+    const pacer = r.pacer;
+    if (pacer !== undefined) return this.#sendPaced(r, pacer, chunk, last);
     const socket = this.socket;
     // Small writes wait for the end of this I/O round (write-batch.ts); large ones go out at once so a slow
     // reader's kernel buffer takes them and nothing extra is held in memory.
@@ -439,14 +483,17 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
     return socket.writableLength < socket.writableHighWaterMark;
   }
 
-  onDrain(_r: HttpRequest, cb: () => void): void {
-    this.socket.once('drain', cb);
+  onDrain(r: HttpRequest, cb: () => void): void {
+    const pacer = r.pacer;
+    if (pacer !== undefined && pacer.busy) pacer.onIdle(cb);
+    else this.socket.once('drain', cb);
   }
 
   // ---- lifecycle ----
 
   requestDone(r: HttpRequest): void {
     if (r !== this.#req || this.#state === TUNNEL) return;
+    if (r.pacer !== undefined) r.pacer.close();
     this.requests++;
     this.#disarm();
     if (this.#state === CLOSED) return;
@@ -515,7 +562,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
   abort(r: HttpRequest): void {
     if (this.#state === TUNNEL) return;
     this.#aborted = true;
-    void r;
+    if (r.pacer !== undefined) r.pacer.close();
     this.#close();
   }
 
@@ -558,6 +605,7 @@ export class Http1Connection implements ConnectionInfo, ResponseSink {
 
   #onClose(): void {
     this.#clearTimer();
+    if (this.#req?.pacer !== undefined) this.#req.pacer.close();
     if (this.#stats) {
       this.#count(0);
       this.#stats.add(STAT.ACTIVE, -1n);

@@ -88,7 +88,9 @@ export interface CoreLocConf {
   recursiveErrorPages?: boolean;
   errorPages?: ErrorPage[];
   lingeringClose?: 'on' | 'off' | 'always';
-  limitRate?: number;
+  /** limit_rate and limit_rate_after: sizes, or templates when they have variables (limit-rate.ts). */
+  limitRate?: import('./limit-rate.ts').SizeValue;
+  limitRateAfter?: import('./limit-rate.ts').SizeValue;
   resetTimedoutConnection?: boolean;
   satisfy?: 'all' | 'any';
   /** The location's own `error_log` (opened per worker by the log module); unset means the cycle's log. */
@@ -146,6 +148,7 @@ export function mergeCoreLocConf(_cf: ConfCtx, p: CoreLocConf, c: CoreLocConf): 
   c.errorPages ??= p.errorPages;
   c.lingeringClose ??= p.lingeringClose ?? 'on';
   c.limitRate ??= p.limitRate ?? 0;
+  c.limitRateAfter ??= p.limitRateAfter ?? 0;
   c.resetTimedoutConnection ??= p.resetTimedoutConnection ?? false;
   c.satisfy ??= p.satisfy ?? 'all';
 }

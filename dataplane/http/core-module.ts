@@ -17,6 +17,7 @@ import {
   type CoreSrvConf,
   type LocationMatch,
 } from './core-conf.ts';
+import { sizeValueSlot } from './limit-rate.ts';
 import { parseListen } from './listen.ts';
 import { defineHttpModule, type HttpLevel, type HttpModule } from './types.ts';
 import { CORE_VARIABLES, namedCaptureVariable } from './variables-core.ts';
@@ -257,7 +258,8 @@ export const httpCoreModule: HttpModule<CoreMainConf, CoreSrvConf, CoreLocConf> 
     { name: 'server_name_in_redirect', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('serverNameInRedirect') },
     { name: 'port_in_redirect', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('portInRedirect') },
     { name: 'recursive_error_pages', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('recursiveErrorPages') },
-    { name: 'limit_rate', contexts: LOC_IF, args: ARGS.TAKE1, conf: 'loc', set: sizeSlot('limitRate') },
+    { name: 'limit_rate', contexts: LOC_IF, args: ARGS.TAKE1, conf: 'loc', set: sizeValueSlot('limitRate') },
+    { name: 'limit_rate_after', contexts: LOC_IF, args: ARGS.TAKE1, conf: 'loc', set: sizeValueSlot('limitRateAfter') },
     { name: 'reset_timedout_connection', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('resetTimedoutConnection') },
     { name: 'lingering_close', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: enumSlot('lingeringClose', { on: 'on', off: 'off', always: 'always' }) },
     { name: 'satisfy', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: enumSlot('satisfy', { all: 'all', any: 'any' }) },

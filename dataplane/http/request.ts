@@ -145,6 +145,10 @@ export class HttpRequest {
   allowRanges = false;
   bytesSent = 0;
   bodyBytesSent = 0;
+  /** The response rate in bytes per second once set or applied ($limit_rate, X-Accel-Limit-Rate); 0 = none. */
+  limitRate: number | undefined;
+  /** Holds a rate-limited response's bytes until they may go out (limit-rate.ts); undefined when unthrottled. */
+  pacer: import('./limit-rate.ts').Pacer | undefined;
   bodyRead = false;
   /** The request body, when a module read it into memory (client_body_buffer_size is the bound). */
   body: Buffer[] | undefined;

@@ -143,6 +143,14 @@ export class HttpRuntime {
   /** done runs the log phase and hands the connection back (keep-alive or close); a subrequest reports to its parent. */
   done(r: HttpRequest): void {
     if (r.finalized) return;
+    const pacer = r.pacer;
+    if (pacer !== undefined && pacer.busy) {
+      // A rate-limited response is over only once its last byte is written (nginx's ngx_http_writer): the log
+      // and the next request wait. The handler is finished, so a client leaving now just aborts the request.
+      r.conn.onClientClose = undefined;
+      pacer.onIdle(() => this.done(r));
+      return;
+    }
     r.finalized = true;
     if (r !== r.main) {
       r.responseDone = true;

@@ -8,6 +8,7 @@ import type { HttpRequest } from './request.ts';
 import type { VariableDef } from './types.ts';
 import { STATUS_TEXT } from './special.ts';
 import { binaryAddr } from './cidr.ts';
+import { LIMIT_RATE_VARIABLE } from './limit-rate.ts';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const p2 = (n: number) => String(n).padStart(2, '0');
@@ -179,5 +180,5 @@ export const CORE_VARIABLES: VariableDef[] = [
   v('request_body', (r) => (r.body ? Buffer.concat(r.body).toString('latin1') : undefined)),
   v('nginx_version', () => VERSION),
   v('pid', () => String(process.pid)),
-  v('limit_rate', (r) => String(r.loc.limitRate ?? 0)),
+  LIMIT_RATE_VARIABLE,
 ];

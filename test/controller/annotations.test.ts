@@ -26,6 +26,7 @@ test('the portico.dev prefix wins over the nginx prefix', () => {
 const invalid: [string, string, RegExp][] = [
   ['proxy-body-size', '10 m', /is not a size/],
   ['limit-rps', '-1', /outside/],
+  ['limit-rate', '100k', /"100k" is not an integer/],
   ['whitelist-source-range', '10.0.0.0/33', /prefix length/],
   ['auth-realm', 'a $secret', /"\$" is not allowed/],
   ['auth-url', 'ftp://x', /not an http or https URL/],

@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { NAME, VERSION } from '../../core/version.ts';
 import type { HttpRequest, BodyReader, ConnectionInfo, ProxyProtocolInfo, ResponseSink } from '../request.ts';
+import { limitRateOf, startPacing, type PacedOutput, type Pacer } from '../limit-rate.ts';
 import { wireStatus } from '../special.ts';
 import { absoluteLocation, httpDateNow } from '../write.ts';
 
@@ -191,11 +192,28 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
       this.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     }
     if (this.#noBody) this.#done = true;
+    else if (limitRateOf(r) > 0) startPacing(r, this.#pacedOutput(r), r.bytesSent);
+  }
+
+  /** #pacedOutput is the stream as a rate-limited response's output (limit-rate.ts). */
+  #pacedOutput(r: HttpRequest): PacedOutput {
+    const s = this.stream;
+    return {
+      write: (b) => {
+        if (s.destroyed) return false;
+        s.write(b);
+        this.#arm(r.loc.sendTimeout!);
+        return s.writableLength < s.writableHighWaterMark;
+      },
+      onDrain: (cb) => s.once('drain', cb),
+    };
   }
 
   sendBody(r: HttpRequest, chunk: Buffer | null, last: boolean): boolean {
     const s = this.stream;
     if (this.#done || s.destroyed) return true;
+    const pacer = r.pacer;
+    if (pacer !== undefined) return this.#sendPaced(r, pacer, chunk, last);
     if (chunk !== null && chunk.length > 0) {
       r.bodyBytesSent += chunk.length;
       r.bytesSent += chunk.length + 9;
@@ -208,8 +226,26 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
     return s.writableLength < s.writableHighWaterMark;
   }
 
-  onDrain(_r: HttpRequest, cb: () => void): void {
-    this.stream.once('drain', cb);
+  /** #sendPaced passes DATA through the request's pacer; END_STREAM follows the last paced byte. */
+  #sendPaced(r: HttpRequest, pacer: Pacer, chunk: Buffer | null, last: boolean): boolean {
+    let ok = !pacer.busy;
+    if (chunk !== null && chunk.length > 0) {
+      r.bodyBytesSent += chunk.length;
+      r.bytesSent += chunk.length + 9;
+      ok = pacer.write(chunk);
+    }
+    if (last) {
+      this.#done = true;
+      if (pacer.busy) pacer.onIdle(() => this.stream.end());
+      else this.stream.end();
+    } else if (r.headerSent) this.#arm(r.loc.sendTimeout!);
+    return ok && this.stream.writableLength < this.stream.writableHighWaterMark;
+  }
+
+  onDrain(r: HttpRequest, cb: () => void): void {
+    const pacer = r.pacer;
+    if (pacer !== undefined && pacer.busy) pacer.onIdle(cb);
+    else this.stream.once('drain', cb);
   }
 
   #sendTrailers(): void {
@@ -225,13 +261,15 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
 
   // ---- lifecycle ----
 
-  abort(_r: HttpRequest): void {
+  abort(r: HttpRequest): void {
     this.#disarm();
+    if (r.pacer !== undefined) r.pacer.close();
     if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   }
 
   requestDone(r: HttpRequest): void {
     this.#disarm();
+    if (r.pacer !== undefined) r.pacer.close();
     this.owner.requests++;
     // The response is complete; a body the client is still sending is dropped (nginx sends RST_STREAM NO_ERROR).
     if (!this.#bodyDone && !this.#reader) this.discardBody(r);
@@ -240,6 +278,7 @@ export class Http2Stream implements ConnectionInfo, ResponseSink {
   #onClose(): void {
     this.#disarm();
     const r = this.req;
+    if (r?.pacer !== undefined) r.pacer.close();
     if (r && !r.finalized) {
       if (this.#reader && !this.#bodyDone) this.#onBodyEnd(499);
       const cb = this.onClientClose;

@@ -4,6 +4,7 @@
  * headers removed, Location/Refresh rewritten by proxy_redirect, X-Accel-* controls extracted.
  */
 import type { HttpRequest } from '../../request.ts';
+import { parseAccelLimitRate } from '../../limit-rate.ts';
 import { evaluate } from '../../variables.ts';
 import { IGN, type ProxyLocConf } from './conf.ts';
 
@@ -167,7 +168,7 @@ export function copyHead(r: HttpRequest, conf: ProxyLocConf, h: UpstreamHead): A
     if (l.startsWith('x-accel-')) {
       if (l === 'x-accel-redirect' && !(ign & IGN['x-accel-redirect'])) accel.redirect = value;
       else if (l === 'x-accel-buffering' && !(ign & IGN['x-accel-buffering'])) accel.buffering = value.toLowerCase() !== 'no';
-      else if (l === 'x-accel-limit-rate' && !(ign & IGN['x-accel-limit-rate'])) accel.limitRate = Number(value) || 0;
+      else if (l === 'x-accel-limit-rate' && !(ign & IGN['x-accel-limit-rate'])) accel.limitRate = parseAccelLimitRate(value);
     }
     if (HOP.has(l) || hide.has(l)) {
       if (l === 'upgrade' && h.status === 101) o.headers.push(name, value);

@@ -351,6 +351,8 @@ export class UpstreamRequest {
       this.accelRedirect(accel.redirect);
       return;
     }
+    // X-Accel-Limit-Rate sets this response's rate (ngx_http_upstream_process_limit_rate).
+    if (accel.limitRate !== undefined) r.limitRate = accel.limitRate;
     if (h.status === 101) {
       this.upgrade(rest);
       return;
