@@ -126,10 +126,15 @@ function implicitGroup(cf: ConfCtx, umcf: UpstreamMainConf, key: string, a: { ho
   const buffer = cf.zones.get(`upstream:${key}`, PeerStateTable.zoneSize(1), 'upstream');
   const g = new UpstreamGroup(key, new PeerStateTable(buffer), true);
   g.kind = roundRobin;
-  g.setPeers([{ name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false }]);
+  g.setPeers([addressPeer(a)]);
   g.defined = true;
   umcf.groups.set(key, g);
   return g;
+}
+
+/** addressPeer is the peer of an implicit group: one address with `server`'s defaults. */
+function addressPeer(a: { host: string; port: number; socketPath?: string; name: string }): PeerSpec {
+  return { name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false };
 }
 
 /** Implicit groups made at run time for `proxy_pass http://$var` values that name no upstream (per worker). */
@@ -144,10 +149,37 @@ export function runtimeGroup(umcf: UpstreamMainConf, hostPart: string, defaultPo
   if (!a) return undefined;
   const g = new UpstreamGroup(a.name, new PeerStateTable(new ArrayBuffer(PeerStateTable.zoneSize(1))), true);
   g.kind = roundRobin;
-  g.setPeers([{ name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false }]);
+  g.setPeers([addressPeer(a)]);
   g.defined = true;
   if (runtime.size >= RUNTIME_MAX) runtime.clear();
   runtime.set(hostPart, g);
+  return g;
+}
+
+/**
+ * resolvedGroup returns the run-time group for `host:port` whose name the resolver answered with `addrs`: one
+ * peer per address (so proxy_next_upstream moves across them and round robin rotates them). The group is kept
+ * while the answer is the same array (a cache hit) or lists the same addresses; otherwise its peers are replaced.
+ */
+export function resolvedGroup(umcf: UpstreamMainConf, hostPart: string, port: number, addrs: string[]): UpstreamGroup {
+  const runtime = ((umcf as { runtime?: Map<string, UpstreamGroup> }).runtime ??= new Map());
+  let g = runtime.get(hostPart);
+  const prev = g?.data.get('addrs') as string[] | undefined;
+  if (g && prev === addrs) return g;
+  if (g && prev && prev.length === addrs.length && prev.every((a, i) => a === addrs[i])) {
+    g.data.set('addrs', addrs);
+    return g;
+  }
+  if (!g) {
+    // At least 64 slots; once replaced addresses have used them all, new peers keep their state locally.
+    g = new UpstreamGroup(hostPart, new PeerStateTable(new ArrayBuffer(PeerStateTable.zoneSize(addrs.length))), true);
+    g.kind = roundRobin;
+    g.defined = true;
+    if (runtime.size >= RUNTIME_MAX) runtime.clear();
+    runtime.set(hostPart, g);
+  }
+  g.data.set('addrs', addrs);
+  g.setPeers(addrs.map((host) => addressPeer({ host, port, name: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` })));
   return g;
 }
 
@@ -356,9 +388,6 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
         u.key = compileTemplate(cf, d.args[0]!);
       },
     },
-    // Host names in `server` lines and run-time proxy_pass targets are resolved by the system resolver when
-    // connecting; `resolver` is accepted for nginx.conf compatibility.
-    { name: 'resolver', contexts: CTX.HTTP_MAIN | CTX.HTTP_SRV | CTX.HTTP_LOC, args: ARGS.ONEMORE, conf: 'main', set() {} },
     {
       name: 'random',
       contexts: UPS,
