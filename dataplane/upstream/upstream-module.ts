@@ -9,7 +9,12 @@ import type { ConfCtx } from '../core/conf.ts';
 import type { Cycle } from '../core/cycle.ts';
 import { ARGS, CTX } from '../core/module.ts';
 import type { ConfDirective, ConfTree } from '../core/tree.ts';
+import { ConfError } from '../core/errors.ts';
+import { msecSlot } from '../core/slots.ts';
 import { parseNumber, parseSize, parseTime } from '../core/values.ts';
+import { parseResolver, type ResolverSpec } from '../event/resolver.ts';
+import type { CoreLocConf } from '../http/core-conf.ts';
+import { httpCoreModule } from '../http/core-module.ts';
 import { httpModule, type HttpBlockConf } from '../http/http-module.ts';
 import type { HttpRequest } from '../http/request.ts';
 import { defineHttpModule, type HttpLevel } from '../http/types.ts';
@@ -21,6 +26,7 @@ import { random, randomTwo } from './balancers/random.ts';
 import { roundRobin } from './balancers/round-robin.ts';
 import { UpstreamGroup, type BalancerKind, type Sticky } from './group.ts';
 import { parseAddress, parseServer, PeerStateTable, type PeerSpec } from './peer.ts';
+import { startResolving, type ResolvePlan } from './resolve.ts';
 import { UPSTREAM_VARIABLES } from './state.ts';
 
 /** UpstreamMainConf holds the http block's upstream groups by name. */
@@ -40,6 +46,8 @@ interface UpstreamSrvConf {
   keepaliveRequests?: number;
   keepaliveTime?: number;
   sticky?: Sticky;
+  resolver?: ResolverSpec;
+  resolverTimeout?: number;
 }
 
 const UPS = CTX.HTTP_UPS;
@@ -88,7 +96,14 @@ function upstreamBlock(cf: ConfCtx, d: ConfDirective, umcf: UpstreamMainConf): s
   g.keepaliveTime = u.keepaliveTime ?? 3_600_000;
   g.file = d.file;
   g.line = d.line;
-  g.setPeers(u.specs);
+  const named = u.specs.filter((sp) => sp.resolve);
+  if (named.length && !u.zone) {
+    throw new ConfError(`resolving names at run time requires upstream "${name}" in ${d.file}:${d.line} to be in shared memory`);
+  }
+  // Completed in postconfiguration, when the http block's own `resolver` (which may come later) is known.
+  if (named.length) g.data.set('resolve', { fixed: u.specs.filter((sp) => !sp.resolve), named, resolver: u.resolver, timeout: u.resolverTimeout, main: parent });
+  else g.data.delete('resolve');
+  g.setPeers(named.length ? u.specs.filter((sp) => !sp.resolve) : u.specs);
   g.defined = true;
   umcf.groups.set(name, g);
 }
@@ -389,6 +404,17 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
       },
     },
     {
+      name: 'resolver',
+      contexts: UPS,
+      args: ARGS.ONEMORE,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.resolver) return 'is duplicate';
+        u.resolver = parseResolver(cf, d.args);
+      },
+    },
+    { name: 'resolver_timeout', contexts: UPS, args: ARGS.TAKE1, conf: 'srv', set: msecSlot('resolverTimeout') },
+    {
       name: 'random',
       contexts: UPS,
       args: ARGS.NOARGS | ARGS.TAKE12,
@@ -407,9 +433,19 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
     return umcf;
   },
   variables: UPSTREAM_VARIABLES,
+  initWorker(cycle) {
+    for (const g of cycleUpstreams(cycle)?.groups.values() ?? []) {
+      const plan = g.data.get('resolve') as ResolvePlan | undefined;
+      if (plan) g.data.set('resolving', startResolving(g, plan, () => cycle.log));
+    }
+  },
+  exitWorker(cycle) {
+    for (const g of cycleUpstreams(cycle)?.groups.values() ?? []) (g.data.get('resolving') as (() => void) | undefined)?.();
+  },
   postconfiguration(cf) {
     // `proxy_pass http://name` may come before `upstream name {}`; names never defined become host:80 peers.
     const umcf = upstreamMainConf(cf);
+    for (const g of umcf.groups.values()) completeResolvePlan(cf, g);
     for (const [name, g] of umcf.groups) {
       const port = (g as { pendingPort?: number }).pendingPort;
       if (port === undefined || g.defined) continue;
@@ -423,6 +459,16 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
     }
   },
 });
+
+/** completeResolvePlan gives `resolve` servers the upstream's resolver, else the http block's (as nginx merges). */
+function completeResolvePlan(cf: ConfCtx, g: UpstreamGroup): void {
+  const plan = g.data.get('resolve') as (Partial<ResolvePlan> & { main: HttpLevel }) | undefined;
+  if (!plan) return;
+  const clcf = plan.main.loc[cf.index(httpCoreModule)] as CoreLocConf;
+  plan.resolver ??= clcf.resolver;
+  plan.timeout ??= clcf.resolverTimeout ?? 30_000;
+  if (!plan.resolver) throw new ConfError(`no resolver defined to resolve names at run time in upstream "${g.name}" in ${g.file}:${g.line}`);
+}
 
 function timeField(field: 'keepaliveTimeout' | 'keepaliveTime') {
   return (cf: ConfCtx, d: ConfDirective, u: UpstreamSrvConf): string | void => {
