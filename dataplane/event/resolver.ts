@@ -62,6 +62,11 @@ const MAX_NAMES = 10_000;
 /** c-ares' own per-try timeout: below any sensible resolver_timeout, so silent servers are re-asked. */
 const TRY_TIMEOUT = 2000;
 
+/** nameKey is the cache key of a name: DNS names are case-insensitive, and a trailing dot changes nothing. */
+function nameKey(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
 interface Pending {
   waiters: { cb: ResolveCallback; timer: NodeJS.Timeout }[];
 }
@@ -81,14 +86,14 @@ export class NameResolver {
 
   /** cached returns a name's unexpired answer without a query, or undefined. */
   cached(name: string, now = Date.now()): Resolved | undefined {
-    const hit = this.#cache.get(name.toLowerCase());
+    const hit = this.#cache.get(nameKey(name));
     if (hit && hit.expires > now) return hit;
     return undefined;
   }
 
   /** resolve answers from the cache or asks the servers; `cb` always runs later, never synchronously. */
   resolve(name: string, timeoutMs: number, cb: ResolveCallback): void {
-    const key = name.toLowerCase().replace(/\.$/, '');
+    const key = nameKey(name);
     const hit = this.cached(key);
     if (hit) {
       queueMicrotask(() => cb(undefined, hit));

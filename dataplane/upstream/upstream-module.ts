@@ -1,9 +1,10 @@
 /**
- * ngx_http_upstream_module's configuration side: the `upstream name {}` block, its `server` lines, keep-alive
- * settings, `zone`, and the directives that choose a balancer (`least_conn`, `ip_hash`, `hash`, `random`,
- * `ewma`). Groups are kept in the http block's main conf; proxy-like modules look them up by name (at
- * configuration time for `proxy_pass http://name`, per request for `proxy_pass http://$var`). Peer lists can be
- * replaced at run time with applyUpstreamPeers (see docs/upstream.md).
+ * ngx_http_upstream_module's configuration side: the `upstream name {}` block, its `server` lines (`resolve`
+ * ones are re-resolved at run time by resolve.ts), keep-alive settings, `zone`, `resolver`, and the directives
+ * that choose a balancer (`least_conn`, `ip_hash`, `hash`, `random`, `ewma`). Groups are kept in the http
+ * block's main conf; proxy-like modules look them up by name (at configuration time for `proxy_pass
+ * http://name`, per request for `proxy_pass http://$var`). Peer lists can be replaced at run time with
+ * applyUpstreamPeers (see docs/upstream.md).
  */
 import type { ConfCtx } from '../core/conf.ts';
 import type { Cycle } from '../core/cycle.ts';
