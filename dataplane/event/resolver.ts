@@ -106,6 +106,8 @@ export class NameResolver {
       this.#query(key, p);
     }
     const waiter = { cb, timer: setTimeout(() => this.#timeout(p, waiter), timeoutMs) };
+    // The caller (a request, an upstream) keeps the process alive if it must; a lookup alone does not.
+    waiter.timer.unref();
     p.waiters.push(waiter);
   }
 

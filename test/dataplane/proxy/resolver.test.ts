@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -132,6 +133,19 @@ describe('resolver for proxy_pass with variables', () => {
     const took = Date.now() - started;
     assert.ok(took >= 450 && took < 3000, `took ${took} ms`);
     await logged(dp, 'quiet.test could not be resolved (110: Operation timed out)', `/?h=quiet.test:${APP}`);
+  });
+
+  test('a client that leaves while the name is looked up ends as 499 and reaches no upstream', async () => {
+    const before = one.seen.length;
+    const sock = net.connect(PORT, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.write(`GET /?h=quiet.test:${APP}&leave HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await sleep(100);
+    sock.destroy();
+    const re = new RegExp(`"GET /\\?h=quiet\\.test:${APP}&leave HTTP/1\\.1" 499 0 `);
+    await waitForMatches(path.join(dp.prefix, 'logs/access.log'), re, 1);
+    await sleep(600);
+    assert.equal(one.seen.length, before);
   });
 
   test('a name without a resolver is 502 and "no resolver defined to resolve"', async () => {
