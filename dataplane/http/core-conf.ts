@@ -4,6 +4,7 @@
  * what request code indexes with a module's index.
  */
 import type { ConfCtx } from '../core/conf.ts';
+import type { ResolverSpec } from '../event/resolver.ts';
 import type { ContentHandler, HttpLevel, PhaseHandler, BodyFilter, HeaderFilter, VariableDef } from './types.ts';
 import type { ListenOpt } from './listen.ts';
 import type { LocationTree } from './locations.ts';
@@ -93,6 +94,9 @@ export interface CoreLocConf {
   limitRateAfter?: import('./limit-rate.ts').SizeValue;
   resetTimedoutConnection?: boolean;
   satisfy?: 'all' | 'any';
+  /** `resolver` for names met at run time (proxy_pass with variables); undefined: none defined. */
+  resolver?: ResolverSpec;
+  resolverTimeout?: number;
   /** The location's own `error_log` (opened per worker by the log module); unset means the cycle's log. */
   errorLog?: import('../core/log.ts').ErrorLog;
 }
@@ -151,4 +155,6 @@ export function mergeCoreLocConf(_cf: ConfCtx, p: CoreLocConf, c: CoreLocConf): 
   c.limitRateAfter ??= p.limitRateAfter ?? 0;
   c.resetTimedoutConnection ??= p.resetTimedoutConnection ?? false;
   c.satisfy ??= p.satisfy ?? 'all';
+  c.resolver ??= p.resolver;
+  c.resolverTimeout ??= p.resolverTimeout ?? 30_000;
 }

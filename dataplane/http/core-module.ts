@@ -7,6 +7,7 @@ import { ARGS, CTX } from '../core/module.ts';
 import { enumSlot, flagSlot, msecSlot, numSlot, sizeSlot, strSlot } from '../core/slots.ts';
 import type { ConfDirective } from '../core/tree.ts';
 import { parseNumber, parseSize, parseTime } from '../core/values.ts';
+import { parseResolver } from '../event/resolver.ts';
 import {
   createCoreLocConf,
   createCoreSrvConf,
@@ -262,6 +263,17 @@ export const httpCoreModule: HttpModule<CoreMainConf, CoreSrvConf, CoreLocConf> 
     { name: 'limit_rate_after', contexts: LOC_IF, args: ARGS.TAKE1, conf: 'loc', set: sizeValueSlot('limitRateAfter') },
     { name: 'reset_timedout_connection', contexts: LOC, args: ARGS.FLAG, conf: 'loc', set: flagSlot('resetTimedoutConnection') },
     { name: 'lingering_close', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: enumSlot('lingeringClose', { on: 'on', off: 'off', always: 'always' }) },
+    {
+      name: 'resolver',
+      contexts: LOC,
+      args: ARGS.ONEMORE,
+      conf: 'loc',
+      set(cf, d, clcf: CoreLocConf) {
+        if (clcf.resolver) return 'is duplicate';
+        clcf.resolver = parseResolver(cf, d.args);
+      },
+    },
+    { name: 'resolver_timeout', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: msecSlot('resolverTimeout') },
     { name: 'satisfy', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: enumSlot('satisfy', { all: 'all', any: 'any' }) },
     // Accepted for nginx.conf compatibility; the Node runtime decides these itself.
     ...['sendfile', 'tcp_nopush', 'tcp_nodelay', 'aio', 'directio', 'open_file_cache_errors', 'log_subrequest', 'msie_padding', 'msie_refresh'].map((name) => ({
@@ -271,7 +283,7 @@ export const httpCoreModule: HttpModule<CoreMainConf, CoreSrvConf, CoreLocConf> 
       conf: 'loc' as const,
       set() {},
     })),
-    ...['server_names_hash_max_size', 'server_names_hash_bucket_size', 'variables_hash_max_size', 'variables_hash_bucket_size', 'types_hash_max_size', 'types_hash_bucket_size', 'output_buffers', 'postpone_output', 'sendfile_max_chunk', 'open_file_cache', 'resolver_timeout', 'lingering_time', 'lingering_timeout', 'send_lowat', 'client_body_temp_path', 'connection_pool_size', 'request_pool_size'].map((name) => ({
+    ...['server_names_hash_max_size', 'server_names_hash_bucket_size', 'variables_hash_max_size', 'variables_hash_bucket_size', 'types_hash_max_size', 'types_hash_bucket_size', 'output_buffers', 'postpone_output', 'sendfile_max_chunk', 'open_file_cache', 'lingering_time', 'lingering_timeout', 'send_lowat', 'client_body_temp_path', 'connection_pool_size', 'request_pool_size'].map((name) => ({
       name,
       contexts: LOC,
       args: ARGS.ONEMORE,

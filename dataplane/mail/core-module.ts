@@ -9,6 +9,7 @@ import type { ConfLevel } from '../core/conf.ts';
 import { parseErrorLogArgs } from '../core/core-module.ts';
 import { ConfError } from '../core/errors.ts';
 import type { LogTarget } from '../core/log.ts';
+import { parseResolver, type ResolverSpec } from '../event/resolver.ts';
 import { ARGS, CTX } from '../core/module.ts';
 import { msecSlot, numSlot, strSlot } from '../core/slots.ts';
 import type { ConfDirective } from '../core/tree.ts';
@@ -38,8 +39,8 @@ export interface MailCoreSrvConf {
   timeout?: number;
   serverName?: string;
   errorLog?: LogTarget[];
-  /** Name server addresses; null is `resolver off`. */
-  resolver?: string[] | null;
+  /** The `resolver` directive; null is `resolver off`. */
+  resolver?: ResolverSpec | null;
   resolverTimeout?: number;
   maxErrors?: number;
   listens: ListenSpec[];
@@ -178,16 +179,5 @@ export function parseListenAddress(url: string): Pick<ListenSpec, 'host' | 'port
 
 function setResolver(cf: import('../core/conf.ts').ConfCtx, d: ConfDirective, conf: MailCoreSrvConf): string | void {
   if (conf.resolver !== undefined) return 'is duplicate';
-  if (d.args[0] === 'off') {
-    conf.resolver = null;
-    return;
-  }
-  const servers: string[] = [];
-  for (const a of d.args) {
-    if (/^(valid|ipv4|ipv6|status_zone)=/.test(a)) continue;
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(a) ?? /^([^:]+)(?::(\d+))?$/.exec(a);
-    if (!m || !net.isIP(m[1]!)) cf.error(`invalid resolver address "${a}"`);
-    servers.push(m[2] ? (net.isIPv6(m[1]!) ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`) : m[1]!);
-  }
-  conf.resolver = servers;
+  conf.resolver = d.args.length === 1 && d.args[0] === 'off' ? null : parseResolver(cf, d.args);
 }

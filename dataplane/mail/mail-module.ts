@@ -127,7 +127,7 @@ function mailBlock(cf: ConfCtx, d: import('../core/tree.ts').ConfDirective, conf
           if (--conf.live === 0 && conf.retired) closeLogs(conf);
         },
         realIp: () => false,
-        resolver: cscf.resolver ? { servers: cscf.resolver, timeout: cscf.resolverTimeout! } : undefined,
+        resolver: cscf.resolver ? { servers: cscf.resolver.servers, timeout: cscf.resolverTimeout! } : undefined,
       };
       for (const m of modules) m.initServer?.(cf, server, srv[cf.index(m)]);
       conf.servers.push(server);

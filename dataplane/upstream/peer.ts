@@ -5,6 +5,7 @@
  * claimed by address hash with compare-and-swap, so workers that build the same peer list independently land
  * on the same slots, and a peer that survives a peer-list replacement keeps its state.
  */
+import net from 'node:net';
 import type { ConfCtx } from '../core/conf.ts';
 import type { ConfDirective } from '../core/tree.ts';
 import { parseNumber, parseTime } from '../core/values.ts';
@@ -22,6 +23,8 @@ export interface Peer {
   maxConns: number;
   backup: boolean;
   down: boolean;
+  /** `resolve`: the host is a name the upstream re-resolves at run time (its peers are the answers). */
+  resolve?: boolean;
   /** Slot index in the shared state table (-1: no shared slot, state is local). */
   slot: number;
   currentWeight: number;
@@ -109,6 +112,10 @@ export function parseServer(cf: ConfCtx | undefined, d: ConfDirective): PeerSpec
         spec.down = true;
         break;
       case 'resolve':
+        if (eq >= 0) fail(`invalid parameter "${arg}"`);
+        // An address needs no resolving (nginx ignores the flag then), nor does a unix socket.
+        spec.resolve = !spec.socketPath && !net.isIP(spec.host);
+        break;
       case 'slow_start':
       case 'service':
       case 'route':

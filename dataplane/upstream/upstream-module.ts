@@ -1,15 +1,21 @@
 /**
- * ngx_http_upstream_module's configuration side: the `upstream name {}` block, its `server` lines, keep-alive
- * settings, `zone`, and the directives that choose a balancer (`least_conn`, `ip_hash`, `hash`, `random`,
- * `ewma`). Groups are kept in the http block's main conf; proxy-like modules look them up by name (at
- * configuration time for `proxy_pass http://name`, per request for `proxy_pass http://$var`). Peer lists can be
- * replaced at run time with applyUpstreamPeers (see docs/upstream.md).
+ * ngx_http_upstream_module's configuration side: the `upstream name {}` block, its `server` lines (`resolve`
+ * ones are re-resolved at run time by resolve.ts), keep-alive settings, `zone`, `resolver`, and the directives
+ * that choose a balancer (`least_conn`, `ip_hash`, `hash`, `random`, `ewma`). Groups are kept in the http
+ * block's main conf; proxy-like modules look them up by name (at configuration time for `proxy_pass
+ * http://name`, per request for `proxy_pass http://$var`). Peer lists can be replaced at run time with
+ * applyUpstreamPeers (see docs/upstream.md).
  */
 import type { ConfCtx } from '../core/conf.ts';
 import type { Cycle } from '../core/cycle.ts';
 import { ARGS, CTX } from '../core/module.ts';
 import type { ConfDirective, ConfTree } from '../core/tree.ts';
+import { ConfError } from '../core/errors.ts';
+import { msecSlot } from '../core/slots.ts';
 import { parseNumber, parseSize, parseTime } from '../core/values.ts';
+import { parseResolver, type ResolverSpec } from '../event/resolver.ts';
+import type { CoreLocConf } from '../http/core-conf.ts';
+import { httpCoreModule } from '../http/core-module.ts';
 import { httpModule, type HttpBlockConf } from '../http/http-module.ts';
 import type { HttpRequest } from '../http/request.ts';
 import { defineHttpModule, type HttpLevel } from '../http/types.ts';
@@ -21,6 +27,7 @@ import { random, randomTwo } from './balancers/random.ts';
 import { roundRobin } from './balancers/round-robin.ts';
 import { UpstreamGroup, type BalancerKind, type Sticky } from './group.ts';
 import { parseAddress, parseServer, PeerStateTable, type PeerSpec } from './peer.ts';
+import { startResolving, type ResolvePlan } from './resolve.ts';
 import { UPSTREAM_VARIABLES } from './state.ts';
 
 /** UpstreamMainConf holds the http block's upstream groups by name. */
@@ -40,6 +47,8 @@ interface UpstreamSrvConf {
   keepaliveRequests?: number;
   keepaliveTime?: number;
   sticky?: Sticky;
+  resolver?: ResolverSpec;
+  resolverTimeout?: number;
 }
 
 const UPS = CTX.HTTP_UPS;
@@ -88,7 +97,14 @@ function upstreamBlock(cf: ConfCtx, d: ConfDirective, umcf: UpstreamMainConf): s
   g.keepaliveTime = u.keepaliveTime ?? 3_600_000;
   g.file = d.file;
   g.line = d.line;
-  g.setPeers(u.specs);
+  const named = u.specs.filter((sp) => sp.resolve);
+  if (named.length && !u.zone) {
+    throw new ConfError(`resolving names at run time requires upstream "${name}" in ${d.file}:${d.line} to be in shared memory`);
+  }
+  // Completed in postconfiguration, when the http block's own `resolver` (which may come later) is known.
+  if (named.length) g.data.set('resolve', { fixed: u.specs.filter((sp) => !sp.resolve), named, resolver: u.resolver, timeout: u.resolverTimeout, main: parent });
+  else g.data.delete('resolve');
+  g.setPeers(named.length ? u.specs.filter((sp) => !sp.resolve) : u.specs);
   g.defined = true;
   umcf.groups.set(name, g);
 }
@@ -126,10 +142,15 @@ function implicitGroup(cf: ConfCtx, umcf: UpstreamMainConf, key: string, a: { ho
   const buffer = cf.zones.get(`upstream:${key}`, PeerStateTable.zoneSize(1), 'upstream');
   const g = new UpstreamGroup(key, new PeerStateTable(buffer), true);
   g.kind = roundRobin;
-  g.setPeers([{ name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false }]);
+  g.setPeers([addressPeer(a)]);
   g.defined = true;
   umcf.groups.set(key, g);
   return g;
+}
+
+/** addressPeer is the peer of an implicit group: one address with `server`'s defaults. */
+function addressPeer(a: { host: string; port: number; socketPath?: string; name: string }): PeerSpec {
+  return { name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false };
 }
 
 /** Implicit groups made at run time for `proxy_pass http://$var` values that name no upstream (per worker). */
@@ -144,10 +165,37 @@ export function runtimeGroup(umcf: UpstreamMainConf, hostPart: string, defaultPo
   if (!a) return undefined;
   const g = new UpstreamGroup(a.name, new PeerStateTable(new ArrayBuffer(PeerStateTable.zoneSize(1))), true);
   g.kind = roundRobin;
-  g.setPeers([{ name: a.name, host: a.host, port: a.port, socketPath: a.socketPath, weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 0, backup: false, down: false }]);
+  g.setPeers([addressPeer(a)]);
   g.defined = true;
   if (runtime.size >= RUNTIME_MAX) runtime.clear();
   runtime.set(hostPart, g);
+  return g;
+}
+
+/**
+ * resolvedGroup returns the run-time group for `host:port` whose name the resolver answered with `addrs`: one
+ * peer per address (so proxy_next_upstream moves across them and round robin rotates them). The group is kept
+ * while the answer is the same array (a cache hit) or lists the same addresses; otherwise its peers are replaced.
+ */
+export function resolvedGroup(umcf: UpstreamMainConf, hostPart: string, port: number, addrs: string[]): UpstreamGroup {
+  const runtime = ((umcf as { runtime?: Map<string, UpstreamGroup> }).runtime ??= new Map());
+  let g = runtime.get(hostPart);
+  const prev = g?.data.get('addrs') as string[] | undefined;
+  if (g && prev === addrs) return g;
+  if (g && prev && prev.length === addrs.length && prev.every((a, i) => a === addrs[i])) {
+    g.data.set('addrs', addrs);
+    return g;
+  }
+  if (!g) {
+    // At least 64 slots; once replaced addresses have used them all, new peers keep their state locally.
+    g = new UpstreamGroup(hostPart, new PeerStateTable(new ArrayBuffer(PeerStateTable.zoneSize(addrs.length))), true);
+    g.kind = roundRobin;
+    g.defined = true;
+    if (runtime.size >= RUNTIME_MAX) runtime.clear();
+    runtime.set(hostPart, g);
+  }
+  g.data.set('addrs', addrs);
+  g.setPeers(addrs.map((host) => addressPeer({ host, port, name: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` })));
   return g;
 }
 
@@ -356,9 +404,17 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
         u.key = compileTemplate(cf, d.args[0]!);
       },
     },
-    // Host names in `server` lines and run-time proxy_pass targets are resolved by the system resolver when
-    // connecting; `resolver` is accepted for nginx.conf compatibility.
-    { name: 'resolver', contexts: CTX.HTTP_MAIN | CTX.HTTP_SRV | CTX.HTTP_LOC, args: ARGS.ONEMORE, conf: 'main', set() {} },
+    {
+      name: 'resolver',
+      contexts: UPS,
+      args: ARGS.ONEMORE,
+      conf: 'srv',
+      set(cf, d, u: UpstreamSrvConf) {
+        if (u.resolver) return 'is duplicate';
+        u.resolver = parseResolver(cf, d.args);
+      },
+    },
+    { name: 'resolver_timeout', contexts: UPS, args: ARGS.TAKE1, conf: 'srv', set: msecSlot('resolverTimeout') },
     {
       name: 'random',
       contexts: UPS,
@@ -378,9 +434,19 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
     return umcf;
   },
   variables: UPSTREAM_VARIABLES,
+  initWorker(cycle) {
+    for (const g of cycleUpstreams(cycle)?.groups.values() ?? []) {
+      const plan = g.data.get('resolve') as ResolvePlan | undefined;
+      if (plan) g.data.set('resolving', startResolving(g, plan, () => cycle.log));
+    }
+  },
+  exitWorker(cycle) {
+    for (const g of cycleUpstreams(cycle)?.groups.values() ?? []) (g.data.get('resolving') as (() => void) | undefined)?.();
+  },
   postconfiguration(cf) {
     // `proxy_pass http://name` may come before `upstream name {}`; names never defined become host:80 peers.
     const umcf = upstreamMainConf(cf);
+    for (const g of umcf.groups.values()) completeResolvePlan(cf, g);
     for (const [name, g] of umcf.groups) {
       const port = (g as { pendingPort?: number }).pendingPort;
       if (port === undefined || g.defined) continue;
@@ -394,6 +460,16 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
     }
   },
 });
+
+/** completeResolvePlan gives `resolve` servers the upstream's resolver, else the http block's (as nginx merges). */
+function completeResolvePlan(cf: ConfCtx, g: UpstreamGroup): void {
+  const plan = g.data.get('resolve') as (Partial<ResolvePlan> & { main: HttpLevel }) | undefined;
+  if (!plan) return;
+  const clcf = plan.main.loc[cf.index(httpCoreModule)] as CoreLocConf;
+  plan.resolver ??= clcf.resolver;
+  plan.timeout ??= clcf.resolverTimeout ?? 30_000;
+  if (!plan.resolver) throw new ConfError(`no resolver defined to resolve names at run time in upstream "${g.name}" in ${g.file}:${g.line}`);
+}
 
 function timeField(field: 'keepaliveTimeout' | 'keepaliveTime') {
   return (cf: ConfCtx, d: ConfDirective, u: UpstreamSrvConf): string | void => {

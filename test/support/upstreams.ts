@@ -20,8 +20,11 @@ export interface TestUpstream {
   close(): Promise<void>;
 }
 
-/** httpUpstream starts an HTTP server; `handler` answers, by default 200 with the server's name. */
-export async function httpUpstream(name: string, handler?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void): Promise<TestUpstream> {
+/**
+ * httpUpstream starts an HTTP server; `handler` answers, by default 200 with the server's name. `at` picks the
+ * loopback address and port (default 127.0.0.1 and a free port), e.g. two servers on one port for a DNS name.
+ */
+export async function httpUpstream(name: string, handler?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => void, at: { host?: string; port?: number } = {}): Promise<TestUpstream> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -39,7 +42,7 @@ export async function httpUpstream(name: string, handler?: (req: http.IncomingMe
   server.keepAliveTimeout = 30_000;
   let connections = 0;
   server.on('connection', () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(at.port ?? 0, at.host ?? '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     seen,
