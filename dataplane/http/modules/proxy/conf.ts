@@ -12,6 +12,7 @@ import { bitmaskSlot, flagSlot, msecSlot, numSlot, sizeSlot, strArraySlot } from
 import type { ConfDirective } from '../../../core/tree.ts';
 import { parseNumber, parseSize } from '../../../core/values.ts';
 import type { UpstreamGroup } from '../../../upstream/group.ts';
+import { FAIL } from '../../../upstream/peer.ts';
 import { referenceUpstream } from '../../../upstream/upstream-module.ts';
 import { compileRegex, httpCoreModule } from '../../core-module.ts';
 import type { CoreLocConf } from '../../core-conf.ts';
@@ -37,6 +38,16 @@ export const FT = {
 
 /** FT_STATUS maps an upstream status to its next-upstream condition. */
 export const FT_STATUS: Record<number, number> = { 500: FT.HTTP_500, 502: FT.HTTP_502, 503: FT.HTTP_503, 504: FT.HTTP_504, 403: FT.HTTP_403, 404: FT.HTTP_404, 429: FT.HTTP_429 };
+
+/** failureOf maps a next-upstream condition to the peer failure reason it counts as (403/404 count as none). */
+export function failureOf(ft: number): number {
+  if (ft === FT.ERROR) return FAIL.ERROR;
+  if (ft === FT.TIMEOUT) return FAIL.TIMEOUT;
+  if (ft === FT.INVALID_HEADER) return FAIL.INVALID_HEADER;
+  if (ft === FT.HTTP_429) return FAIL.HTTP_429;
+  if (ft & (FT.HTTP_500 | FT.HTTP_502 | FT.HTTP_503 | FT.HTTP_504)) return FAIL.HTTP_5XX;
+  return FAIL.NONE;
+}
 
 /** Response headers proxy_ignore_headers can disable (NGX_HTTP_UPSTREAM_IGN_*). */
 export const IGN = {
