@@ -27,12 +27,15 @@ http {
       proxy_cookie_domain .Example.COM .new.net;
       proxy_cookie_domain ~^(\\w+)\\.internal$ $1.public.org;
       proxy_cookie_domain $http_x_from $http_x_to;
+      proxy_cookie_domain ~^lead\\.dot$ .dotted.org;
     }
     location /path { ${up}
       proxy_cookie_path /app/ /;
       proxy_cookie_path ~*^/CASE/(.*)$ /c/$1;
       proxy_cookie_path ~^/re/ /x/;
       proxy_cookie_path /one /two;
+      proxy_cookie_path ~^/named/(?<rest>.*)$ /n/$rest;
+      proxy_cookie_path $http_x_p /v/;
     }
     location /flags { ${up}
       proxy_cookie_flags sid secure httponly samesite=strict;
@@ -75,10 +78,14 @@ const CASES: [string, string, Record<string, string>, string[]][] = [
     'set-cookie: noeq; Domain=example.com', 'set-cookie: a=1; Domain=new.net; Path=/; Secure; ', 'set-cookie: x=1; domain', 'set-cookie: x=2; Domain=',
     'set-cookie: x=3; Domain=new.net; Domain=new.net', 'set-cookie: x=4; Domain=new.net',
   ]],
-  ['/path', 'a=1; Path=/app/x|a=2; path=/APP/x|a=3; Path=/case/Foo|a=4; Path=/re/re/|a=5; Path=/onex|a=6; Path=/app|a=7; Path=/other; Domain=example.com', {}, [
+  ['/path', 'a=1; Path=/app/x|a=2; path=/APP/x|a=3; Path=/case/Foo|a=4; Path=/re/re/|a=5; Path=/onex|a=6; Path=/app|a=7; Path=/other; Domain=example.com', { 'x-p': '/nothing/' }, [
     'set-cookie: a=1; Path=/x', 'set-cookie: a=2; path=/APP/x', 'set-cookie: a=3; Path=/c/Foo', 'set-cookie: a=4; Path=/x/', 'set-cookie: a=5; Path=/twox',
     'set-cookie: a=6; Path=/app', 'set-cookie: a=7; Path=/other; Domain=outer.org',
   ]],
+  ['/dom', 'e=5; Domain=lead.dot|f=6; Domain=.lead.dot', {}, ['set-cookie: e=5; Domain=.dotted.org', 'set-cookie: f=6; Domain=.lead.dot']],
+  ['/path', 'a=1; Path=/named/x/y|a=2; Path=/var/z|a=3; Path=/Var/z', { 'x-p': '/var/' }, ['set-cookie: a=1; Path=/n/x/y', 'set-cookie: a=2; Path=/v/z', 'set-cookie: a=3; Path=/Var/z']],
+  // A prefix that a variable leaves empty matches every path, as in nginx.
+  ['/path', 'a=6; Path=/app', {}, ['set-cookie: a=6; Path=/v//app']],
   ['/flags', 'sid=1|SID=2; Secure; SameSite=None|tmpx=1; secure; HttpOnly; samesite=Lax; Path=/|other=1; Path=/|sid=1; httponly; SECURE|other=2 ; SameSite=Strict', {}, [
     'set-cookie: sid=1; Secure; HttpOnly; SameSite=Strict', 'set-cookie: SID=2; Secure; SameSite=Strict; HttpOnly', 'set-cookie: tmpx=1; Path=/',
     'set-cookie: other=1; Path=/; SameSite=Lax', 'set-cookie: sid=1; httponly; SECURE; SameSite=Strict', 'set-cookie: other=2; SameSite=Lax',
