@@ -83,6 +83,9 @@ const CASES: [string, string, Record<string, string>, string[]][] = [
     'set-cookie: a=6; Path=/app', 'set-cookie: a=7; Path=/other; Domain=outer.org',
   ]],
   ['/dom', 'e=5; Domain=lead.dot|f=6; Domain=.lead.dot', {}, ['set-cookie: e=5; Domain=.dotted.org', 'set-cookie: f=6; Domain=.lead.dot']],
+  // Domain and cookie-name regexes are caseless even when written with `~`.
+  ['/dom', 'g=1; Domain=API.Internal', {}, ['set-cookie: g=1; Domain=API.public.org']],
+  ['/flags', 'TMPx=1; Secure; Path=/', {}, ['set-cookie: TMPx=1; Path=/']],
   ['/path', 'a=1; Path=/named/x/y|a=2; Path=/var/z|a=3; Path=/Var/z', { 'x-p': '/var/' }, ['set-cookie: a=1; Path=/n/x/y', 'set-cookie: a=2; Path=/v/z', 'set-cookie: a=3; Path=/Var/z']],
   // A prefix that a variable leaves empty matches every path, as in nginx.
   ['/path', 'a=6; Path=/app', {}, ['set-cookie: a=6; Path=/v//app']],
