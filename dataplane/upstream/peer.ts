@@ -1,9 +1,10 @@
 /**
  * Upstream peers (ngx_http_upstream_rr_peer_t) and their shared state. What every worker must agree on — the
- * failure count, when a peer was checked, its active connections and its latency EWMA — lives in a
- * SharedArrayBuffer zone, one fixed-size slot per peer address, so all worker threads see one view. Slots are
- * claimed by address hash with compare-and-swap, so workers that build the same peer list independently land
- * on the same slots, and a peer that survives a peer-list replacement keeps its state.
+ * failure count, when a peer was checked, its active connections, its latency EWMA and its failures by reason
+ * (for metrics) — lives in a SharedArrayBuffer zone, one fixed-size slot per peer address, so all worker
+ * threads see one view. Slots are claimed by address hash with compare-and-swap, so workers that build the
+ * same peer list independently land on the same slots, and a peer that survives a peer-list replacement keeps
+ * its state.
  */
 import type { ConfCtx } from '../core/conf.ts';
 import type { ConfDirective } from '../core/tree.ts';
