@@ -15,5 +15,6 @@ export class ControllerMetrics {
   readonly leader = new client.Gauge({ name: 'nginx_ingress_controller_leader_election_status', help: 'Whether this instance is the leader (1) or not (0)', labelNames: ['name'], registers: [this.registry] });
   readonly renderSeconds = new client.Histogram({ name: 'portico_config_render_duration_seconds', help: 'Time to build the model and render the configuration tree', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly applySeconds = new client.Histogram({ name: 'portico_config_apply_duration_seconds', help: 'Time for the dataplane to apply a configuration tree', labelNames: ['kind'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly workqueueDepth = new client.Gauge({ name: 'portico_workqueue_depth', help: 'Store changes waiting for the next render (a render takes them all)', registers: [this.registry] });
   readonly informerEvents = new client.Counter({ name: 'portico_informer_events_total', help: 'Watch events received, by kind', labelNames: ['kind'], registers: [this.registry] });
 }

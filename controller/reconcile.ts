@@ -43,13 +43,19 @@ export class Reconciler {
   #seenEvents = new Set<string>();
   #lastOk = false;
   #failures = 0;
+  /** Store changes since the last render took its snapshot (portico_workqueue_depth). */
+  #pending = 0;
 
   constructor(store: Store, opts: PipelineOptions, sink: DataplaneSink, o: ReconcilerOptions) {
     this.#store = store;
     this.#opts = opts;
     this.#sink = sink;
     this.#o = o;
-    store.onChange(() => this.schedule());
+    store.onChange(() => {
+      this.#pending++;
+      this.#o.metrics?.workqueueDepth.set(this.#pending);
+      this.schedule();
+    });
   }
 
   /** ready is true once a tree was applied successfully (the /readyz answer). */
@@ -117,6 +123,9 @@ export class Reconciler {
   async #pass(): Promise<void> {
     if (!this.#enabled) return this.#o.onResult?.({ action: 'waiting' });
     const t0 = performance.now();
+    // The render reads the store synchronously, so every change so far is taken by this pass.
+    this.#pending = 0;
+    this.#o.metrics?.workqueueDepth.set(0);
     const { model, tree } = renderStore(this.#store, this.#opts);
     this.#o.metrics?.renderSeconds.observe((performance.now() - t0) / 1000);
     this.#lastModel = model;

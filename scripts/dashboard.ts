@@ -135,7 +135,7 @@ export function dashboard(): Record<string, unknown> {
   l.add(series('Informer events and queue depth', [
     { expr: `sum by (kind) (rate(portico_informer_events_total{${CSEL}}[${R}]))`, legendFormat: '{{kind}}' },
     { expr: `max(portico_workqueue_depth{${CSEL}})`, legendFormat: 'queue depth' },
-  ], 'short', 'Kubernetes watch events per kind, and changes waiting to be rendered.'), 8, 8);
+  ], 'short', 'Kubernetes watch events per kind, and store changes waiting for the next render.'), 8, 8);
   l.add({
     type: 'table',
     title: 'Certificate expiry',
@@ -153,8 +153,8 @@ export function dashboard(): Record<string, unknown> {
     'Connections open to peers, per upstream.'), 8, 8);
   l.add(series('Peer EWMA latency', [{ expr: `max by (upstream, peer) (portico_upstream_peer_ewma_seconds{${CSEL}})`, legendFormat: '{{upstream}} {{peer}}' }], 's',
     'Exponentially weighted response time per peer (used by the ewma balancer).'), 8, 8);
-  l.add(series('Peer failures', [{ expr: `sum by (upstream, peer) (rate(portico_upstream_peer_failures_total{${CSEL}}[${R}]))`, legendFormat: '{{upstream}} {{peer}}' }], 'short',
-    'Failed tries per peer (errors, timeouts, next-upstream statuses).'), 24, 8);
+  l.add(series('Peer failures', [{ expr: `sum by (upstream, peer, reason) (rate(portico_upstream_peer_failures_total{${CSEL}}[${R}]))`, legendFormat: '{{upstream}} {{peer}} {{reason}}' }], 'short',
+    'Failed tries per peer and reason (error, timeout, invalid_header, http_5xx, http_429).'), 24, 8);
 
   l.row('Mail');
   l.add(series('Mail sessions by protocol and auth result', [{
@@ -162,7 +162,7 @@ export function dashboard(): Record<string, unknown> {
   }], 'short', 'Mail sessions ended, per protocol and authentication result.'), 8, 8);
   l.add(series('Active mail sessions', [{ expr: `sum by (protocol) (portico_mail_active_sessions{${CSEL}})`, legendFormat: '{{protocol}}' }], 'short',
     'Mail sessions open now.'), 8, 8);
-  l.add(series('Mail auth time', quantiles('portico_mail_auth_duration_seconds', 'protocol', CSEL), 's', 'Time the auth service took to answer.'), 8, 8);
+  l.add(series('Mail auth time', quantiles('portico_mail_auth_duration_seconds', 'protocol', CSEL), 's', 'auth_http round trip: request sent to the auth service until its answer, error or timeout.'), 8, 8);
 
   l.row('Workers');
   l.add(series('Event loop lag p99', [{ expr: `max by (controller_pod, worker) (portico_worker_eventloop_lag_p99_seconds{${CSEL}})`, legendFormat: '{{controller_pod}} {{worker}}' }], 's',

@@ -111,16 +111,21 @@ function authHttpInit(s: MailSession): void {
   } catch {
     return authError(s, cleanup);
   }
+  const started = performance.now();
+  const duration = s.server.stats.authDuration[s.protocol.name];
   request(ahcf.url!, { method: 'GET', headers, signal: ctrl.signal }).then(
     async (res) => {
       await res.body.dump().catch(() => {});
       clearTimeout(timer);
+      duration.observe((performance.now() - started) / 1000);
       if (s.closed) return;
       s.cleanups.splice(s.cleanups.indexOf(cleanup), 1);
       processHeaders(s, ahcf, res.headers);
     },
     (err: NodeJS.ErrnoException) => {
+      // A session that closed aborted its own request: that is no round trip.
       if (s.closed) return;
+      duration.observe((performance.now() - started) / 1000);
       if (timedOut) s.error('error', `auth http server ${ahcf.peer} timed out (110: Connection timed out)`);
       else if (err.code) s.error('error', `connect() to ${ahcf.peer} failed (${errnoOf(err)}: ${strerror(err)})`);
       else s.error('error', `auth http server ${ahcf.peer} failed: ${err.message}`);

@@ -5,8 +5,10 @@
  *
  * Layout: `sessions[protocol]` counts accepted sessions; `auth[protocol][result]` counts auth_http outcomes:
  * `ok` (proxied), `fail` (the auth server refused the login), `error` (auth server down, slow or nonsense);
- * `upstreamErrors[protocol]` counts upstream connect/login failures after a successful auth.
+ * `upstreamErrors[protocol]` counts upstream connect/login failures after a successful auth;
+ * `authDuration[protocol]` holds auth_http round trips in seconds (answers, errors and timeouts alike).
  */
+import { Histogram, TIME_BUCKETS } from '../metrics/histogram.ts';
 
 /** AuthResult is how one auth_http round ended. */
 export type AuthResult = 'ok' | 'fail' | 'error';
@@ -24,4 +26,5 @@ export class MailStats {
     pop3: { ok: 0, fail: 0, error: 0 },
   };
   readonly upstreamErrors: ByProtocol<number> = { smtp: 0, imap: 0, pop3: 0 };
+  readonly authDuration: ByProtocol<Histogram> = { smtp: new Histogram(TIME_BUCKETS), imap: new Histogram(TIME_BUCKETS), pop3: new Histogram(TIME_BUCKETS) };
 }

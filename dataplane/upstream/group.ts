@@ -193,15 +193,20 @@ export class UpstreamGroup {
     pc.tries++;
   }
 
-  /** free ends a try (ngx_http_upstream_free_round_robin_peer): failure accounting and the balancer's hook. */
-  free(pc: PeerChoice, p: Peer, failed: boolean, now: number, latency: number): string | undefined {
+  /**
+   * free ends a try (ngx_http_upstream_free_round_robin_peer): failure accounting and the balancer's hook.
+   * `failure` is 0 for a try that succeeded, else a reason code (FAIL_REASONS index + 1).
+   */
+  free(pc: PeerChoice, p: Peer, failure: number, now: number, latency: number): string | undefined {
     const t = this.table;
+    const failed = failure !== 0;
     t.addConns(p.slot, -1);
     pc.current = undefined;
     pc.tries--;
     let warn: string | undefined;
     if (failed) {
       const fails = t.addFail(p.slot);
+      t.addFailure(p.slot, failure);
       t.setChecked(p.slot, now);
       t.setAccessed(p.slot, now);
       if (p.maxFails) {

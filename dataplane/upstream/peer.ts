@@ -1,9 +1,10 @@
 /**
  * Upstream peers (ngx_http_upstream_rr_peer_t) and their shared state. What every worker must agree on — the
- * failure count, when a peer was checked, its active connections and its latency EWMA — lives in a
- * SharedArrayBuffer zone, one fixed-size slot per peer address, so all worker threads see one view. Slots are
- * claimed by address hash with compare-and-swap, so workers that build the same peer list independently land
- * on the same slots, and a peer that survives a peer-list replacement keeps its state.
+ * failure count, when a peer was checked, its active connections, its latency EWMA and its failures by reason
+ * (for metrics) — lives in a SharedArrayBuffer zone, one fixed-size slot per peer address, so all worker
+ * threads see one view. Slots are claimed by address hash with compare-and-swap, so workers that build the
+ * same peer list independently land on the same slots, and a peer that survives a peer-list replacement keeps
+ * its state.
  */
 import net from 'node:net';
 import type { ConfCtx } from '../core/conf.ts';
@@ -129,6 +130,11 @@ export function parseServer(cf: ConfCtx | undefined, d: ConfDirective): PeerSpec
 
 // ---- shared state ----
 
+/** FAIL_REASONS name why a try failed (portico_upstream_peer_failures_total); reason code = index + 1. */
+export const FAIL_REASONS = ['error', 'timeout', 'invalid_header', 'http_5xx', 'http_429'] as const;
+/** FAIL holds the reason codes UpstreamGroup.free takes (0: the try succeeded). */
+export const FAIL = { NONE: 0, ERROR: 1, TIMEOUT: 2, INVALID_HEADER: 3, HTTP_5XX: 4, HTTP_429: 5 } as const;
+
 const SLOT_BYTES = 64;
 /** Int32 fields of a slot. */
 const H1 = 0;
@@ -140,6 +146,11 @@ const EWMA = 4;
 const CHECKED = 3;
 const ACCESSED = 4;
 const EWMA_STAMP = 5;
+/**
+ * Int32 failure counters by reason (FAIL_REASONS order): the padding word before CHECKED and the four words
+ * after EWMA_STAMP. Read unsigned, so they wrap at 2^32 (Prometheus sees a counter reset).
+ */
+const FAILURES = [5, 12, 13, 14, 15];
 const I32_PER_SLOT = SLOT_BYTES / 4;
 const I64_PER_SLOT = SLOT_BYTES / 8;
 
@@ -216,6 +227,17 @@ export class PeerStateTable {
   addFail(slot: number): number {
     const [a, i] = this.#i(slot, FAILS);
     return Atomics.add(a, i, 1) + 1;
+  }
+
+  /** addFailure counts a failed try by reason code (1 … FAIL_REASONS.length). */
+  addFailure(slot: number, reason: number): void {
+    const [a, i] = this.#i(slot, FAILURES[reason - 1]!);
+    Atomics.add(a, i, 1);
+  }
+
+  failures(slot: number, reason: number): number {
+    const [a, i] = this.#i(slot, FAILURES[reason - 1]!);
+    return Atomics.load(a, i) >>> 0;
   }
 
   conns(slot: number): number {

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { TestPki } from '../support/certs.ts';
 import { ingress, service, slice } from '../support/controller-fixtures.ts';
-import { startPortico, type ControllerProcess } from '../support/controller-process.ts';
+import { startPortico, waitFor, type ControllerProcess } from '../support/controller-process.ts';
 
 const HTTP = 24301;
 const HEALTHZ = 24302;
@@ -64,7 +64,7 @@ describe('metrics across two worker threads', () => {
       secret,
     ];
     fs.writeFileSync(path.join(dir, 'shop.yaml'), docs.map((d) => stringify(d)).join('---\n'));
-    portico = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTP + 10), '--worker-processes', '2'], HEALTHZ);
+    portico = await startPortico(['--manifests', dir, '--http-port', String(HTTP), '--https-port', String(HTTP + 10), '--worker-processes', '2', '--debounce-ms', '1500'], HEALTHZ);
     await portico.ready();
   });
 
@@ -114,5 +114,15 @@ describe('metrics across two worker threads', () => {
     assert.equal(sample(text, 'nginx_ingress_controller_orphan_ingress', { namespace: 'shop', ingress: 'ghost', type: 'no-service' }), 1);
     assert.equal(sample(text, 'nginx_ingress_controller_orphan_ingress', { ingress: 'storefront' }), undefined);
     assert.equal(sample(text, 'nginx_ingress_controller_build_info', { release: '0.1.0' }), 1);
+  });
+
+  test('the workqueue depth shows changes waiting for the debounced render, then drops to 0', async () => {
+    // The constant labels (controller_namespace …) give every series braces, so sample() finds it.
+    const depth = async () => sample((await portico.get('/metrics')).text, 'portico_workqueue_depth', {});
+    assert.equal(await depth(), 0, 'nothing waits once the first configuration is applied');
+    fs.writeFileSync(path.join(dir, 'more.yaml'), stringify(service('shop', 'more', 80)));
+    // --debounce-ms 1500 holds the render, so the waiting change is visible for a while.
+    await waitFor('a change waiting', async () => (await depth())! >= 1, 10_000);
+    await waitFor('the render taking it', async () => (await depth()) === 0, 10_000);
   });
 });

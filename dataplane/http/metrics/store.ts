@@ -4,8 +4,10 @@
  * (prom-client's MetricObject JSON) at scrape time.
  */
 
+import { histogramValues, TIME_BUCKETS } from '../../metrics/histogram.ts';
+
 /** Buckets as ingress-nginx's defaults: --time-buckets, --length-buckets, --size-buckets. */
-export const TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export { TIME_BUCKETS };
 export const LENGTH_BUCKETS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
 export const SIZE_BUCKETS = [10, 100, 1000, 10000, 100000, 1000000, 10000000];
 
@@ -111,16 +113,7 @@ export class HttpMetricsStore {
       requests.values.push({ value: s.requests, labels: s.labels });
       HISTOGRAMS.forEach((h, i) => {
         if (s.totals[i] === 0) return;
-        const out = hists[i]!.values;
-        let acc = 0;
-        h.buckets.forEach((le, b) => {
-          acc += s.counts[i]![b]!;
-          out.push({ value: acc, labels: { ...s.labels, le }, metricName: `${PREFIX}${h.name}_bucket` });
-        });
-        acc += s.counts[i]![h.buckets.length]!;
-        out.push({ value: acc, labels: { ...s.labels, le: '+Inf' }, metricName: `${PREFIX}${h.name}_bucket` });
-        out.push({ value: s.sums[i]!, labels: s.labels, metricName: `${PREFIX}${h.name}_sum` });
-        out.push({ value: s.totals[i]!, labels: s.labels, metricName: `${PREFIX}${h.name}_count` });
+        histogramValues(hists[i]!.values, PREFIX + h.name, h.buckets, s.counts[i]!, s.sums[i]!, s.totals[i]!, s.labels);
       });
     }
     return [requests, ...hists];

@@ -24,7 +24,7 @@ import type { HttpRequest } from '../request.ts';
 import { AGAIN, DONE, OK, defineHttpModule } from '../types.ts';
 import { compileTemplate, evaluate, type Template } from '../variables.ts';
 import type { PeerChoice, UpstreamGroup } from '../../upstream/group.ts';
-import type { Peer } from '../../upstream/peer.ts';
+import { FAIL, type Peer } from '../../upstream/peer.ts';
 import { addState, type UpstreamState } from '../../upstream/state.ts';
 import { choiceKey, referenceUpstream } from '../../upstream/upstream-module.ts';
 
@@ -169,7 +169,7 @@ class GrpcCall {
       onData: (chunk) => this.onBody(chunk),
       onEnd: (status) => {
         if (status !== 0) {
-          this.finish(false);
+          this.finish(FAIL.NONE);
           this.stream?.close(http2.constants.NGHTTP2_CANCEL);
           r.finalize(status);
           return;
@@ -187,7 +187,7 @@ class GrpcCall {
     if (!peer) {
       this.peer = undefined;
       if (this.pc.busy) this.log('error', 'no live upstreams while connecting to upstream');
-      this.finish(false);
+      this.finish(FAIL.NONE);
       this.respondError(502);
       return;
     }
@@ -322,32 +322,33 @@ class GrpcCall {
       this.failTry(NEXT.error, 502, 'upstream prematurely closed stream while reading response header from upstream');
       return;
     }
-    this.finish(false);
+    this.finish(FAIL.NONE);
     this.r.send(null, true);
     this.r.finalize(OK);
   }
 
   onClientClose(): void {
     if (this.finished) return;
-    this.finish(false);
+    this.finish(FAIL.NONE);
     this.stream?.close(http2.constants.NGHTTP2_CANCEL);
     this.r.http.terminate(this.r, 499);
   }
 
   /** finish ends the current try with the balancer (failure accounting) and stops the timers. */
-  finish(failed: boolean): void {
+  finish(failure: number): void {
     if (this.finished) return;
     this.finished = true;
     this.clear();
-    this.release(failed);
+    this.release(failure);
   }
 
-  release(failed: boolean): void {
+  /** release ends the try with the balancer; `failure` is a FAIL reason (FAIL.NONE for success). */
+  release(failure: number): void {
     const p = this.peer;
     if (!p || this.pc.current !== p) return;
     const st = this.state!;
     if (st.responseTime < 0) st.responseTime = performance.now() - st.start;
-    const warn = this.group.free(this.pc, p, failed, Date.now(), st.headerTime < 0 ? st.responseTime : st.headerTime);
+    const warn = this.group.free(this.pc, p, failure, Date.now(), st.headerTime < 0 ? st.responseTime : st.headerTime);
     if (warn) this.log('warn', `${warn} while ${this.timerWhat.replace(/^while /, '') || 'connecting to upstream'}`);
   }
 
@@ -357,7 +358,7 @@ class GrpcCall {
     this.clear();
     this.log('error', why);
     if (this.state && this.state.status === 0) this.state.status = status;
-    this.release(true);
+    this.release(cond === NEXT.timeout ? FAIL.TIMEOUT : FAIL.ERROR);
     const stream = this.stream;
     this.stream = undefined;
     if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);

@@ -42,7 +42,7 @@ describe('upstream peers at run time', () => {
     const pick = (key: string) => {
       const pc = g.startChoice(key);
       const p = g.get(pc, Date.now())!;
-      g.free(pc, p, false, Date.now(), 1);
+      g.free(pc, p, 0, Date.now(), 1);
       return p.name;
     };
     const keys = Array.from({ length: 300 }, (_, i) => `/k${i}`);
@@ -72,7 +72,7 @@ describe('upstream peers at run time', () => {
       const pc = g.startChoice('');
       const p = g.get(pc, Date.now())!;
       assert.notEqual(p, first, 'the busy peer is avoided');
-      g.free(pc, p, false, Date.now(), 1);
+      g.free(pc, p, 0, Date.now(), 1);
     }
   });
 

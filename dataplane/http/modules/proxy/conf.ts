@@ -12,11 +12,13 @@ import { bitmaskSlot, flagSlot, msecSlot, numSlot, sizeSlot, strArraySlot } from
 import type { ConfDirective } from '../../../core/tree.ts';
 import { parseNumber, parseSize } from '../../../core/values.ts';
 import type { UpstreamGroup } from '../../../upstream/group.ts';
+import { FAIL } from '../../../upstream/peer.ts';
 import { referenceUpstream } from '../../../upstream/upstream-module.ts';
-import { httpCoreModule } from '../../core-module.ts';
+import { compileRegex, httpCoreModule } from '../../core-module.ts';
 import type { CoreLocConf } from '../../core-conf.ts';
 import type { ContentHandler } from '../../types.ts';
 import { compileTemplate, type Template } from '../../variables.ts';
+import { cookieDirectives, mergeCookieConf, type CookieConf } from './cookies.ts';
 
 /** Next-upstream conditions (NGX_HTTP_UPSTREAM_FT_*). */
 export const FT = {
@@ -36,6 +38,16 @@ export const FT = {
 
 /** FT_STATUS maps an upstream status to its next-upstream condition. */
 export const FT_STATUS: Record<number, number> = { 500: FT.HTTP_500, 502: FT.HTTP_502, 503: FT.HTTP_503, 504: FT.HTTP_504, 403: FT.HTTP_403, 404: FT.HTTP_404, 429: FT.HTTP_429 };
+
+/** failureOf maps a next-upstream condition to the peer failure reason it counts as (403/404 count as none). */
+export function failureOf(ft: number): number {
+  if (ft === FT.ERROR) return FAIL.ERROR;
+  if (ft === FT.TIMEOUT) return FAIL.TIMEOUT;
+  if (ft === FT.INVALID_HEADER) return FAIL.INVALID_HEADER;
+  if (ft === FT.HTTP_429) return FAIL.HTTP_429;
+  if (ft & (FT.HTTP_500 | FT.HTTP_502 | FT.HTTP_503 | FT.HTTP_504)) return FAIL.HTTP_5XX;
+  return FAIL.NONE;
+}
 
 /** Response headers proxy_ignore_headers can disable (NGX_HTTP_UPSTREAM_IGN_*). */
 export const IGN = {
@@ -80,7 +92,7 @@ export interface RedirectRule {
   replacement: Template;
 }
 
-export interface ProxyLocConf {
+export interface ProxyLocConf extends CookieConf {
   pass?: ProxyPass;
   setHeaders?: [string, string][];
   headers?: HeaderRow[];
@@ -292,7 +304,8 @@ export function proxyDirectives(makeHandler: HandlerFactory): Directive[] {
     { name: 'proxy_ssl_certificate', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: pathOrData('sslCertificate') },
     { name: 'proxy_ssl_certificate_key', contexts: LOC, args: ARGS.TAKE1, conf: 'loc', set: pathOrData('sslCertificateKey') },
     { name: 'proxy_ssl_protocols', contexts: LOC, args: ARGS.ONEMORE, conf: 'loc', set: strArraySlot('sslProtocols') },
-    ...['proxy_ssl_session_reuse', 'proxy_ssl_ciphers', 'proxy_socket_keepalive', 'proxy_ignore_client_abort', 'proxy_cache', 'proxy_cache_path', 'proxy_cookie_domain', 'proxy_cookie_path', 'proxy_method', 'proxy_bind', 'proxy_headers_hash_max_size', 'proxy_headers_hash_bucket_size'].map(
+    ...cookieDirectives,
+    ...['proxy_ssl_session_reuse', 'proxy_ssl_ciphers', 'proxy_socket_keepalive', 'proxy_ignore_client_abort', 'proxy_cache', 'proxy_cache_path', 'proxy_method', 'proxy_bind', 'proxy_headers_hash_max_size', 'proxy_headers_hash_bucket_size'].map(
       (name): Directive => ({ name, contexts: LOC, args: ARGS.ONEMORE, conf: 'loc', set() {} }),
     ),
   ];
@@ -376,6 +389,7 @@ export function mergeProxyLocConf(cf: ConfCtx, p: ProxyLocConf, c: ProxyLocConf)
   c.nextUpstreamTimeout ??= p.nextUpstreamTimeout ?? 0;
   c.redirectSpec ??= p.redirectSpec ?? 'default';
   c.redirects = compileRedirects(cf, c);
+  mergeCookieConf(p, c);
   c.sslServerName ??= p.sslServerName ?? false;
   if (c.sslName === undefined) {
     c.sslName = p.sslName;
@@ -428,11 +442,7 @@ function compileRedirects(cf: ConfCtx, c: ProxyLocConf): RedirectRule[] {
     }
     if (from.startsWith('~')) {
       const caseless = from.startsWith('~*');
-      try {
-        out.push({ prefix: undefined, regex: new RegExp(from.slice(caseless ? 2 : 1), caseless ? 'i' : ''), replacement: compileTemplate(cf, to) });
-      } catch (err) {
-        cf.error(`pcre2_compile() failed: ${(err as Error).message} in "${from}"`);
-      }
+      out.push({ prefix: undefined, regex: compileRegex(cf, from.slice(caseless ? 2 : 1), caseless), replacement: compileTemplate(cf, to) });
     } else out.push({ prefix: compileTemplate(cf, from), regex: undefined, replacement: compileTemplate(cf, to) });
   }
   return out;

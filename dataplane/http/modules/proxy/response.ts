@@ -1,12 +1,14 @@
 /**
  * The upstream response head (ngx_http_proxy_process_status_line / process_header): a small parser for the
  * status line and header lines, and the copy into the client response — hop-by-hop headers dropped, hidden
- * headers removed, Location/Refresh rewritten by proxy_redirect, X-Accel-* controls extracted.
+ * headers removed, Location/Refresh rewritten by proxy_redirect, Set-Cookie by proxy_cookie_* (cookies.ts),
+ * X-Accel-* controls extracted.
  */
 import type { HttpRequest } from '../../request.ts';
 import { parseAccelLimitRate } from '../../limit-rate.ts';
 import { evaluate } from '../../variables.ts';
 import { IGN, type ProxyLocConf } from './conf.ts';
+import { rewriteCookie, rewritesCookies } from './cookies.ts';
 
 /** UpstreamHead is a parsed upstream response head. */
 export interface UpstreamHead {
@@ -142,7 +144,8 @@ export function rewriteRedirect(r: HttpRequest, conf: ProxyLocConf, value: strin
       r.captures = m;
       const out = evaluate(r, rule.replacement);
       r.captures = saved;
-      return value.slice(0, prefixStart) + out + target.slice(m.index + m[0].length);
+      // A matching regex replaces the whole value (after "url=" in Refresh), as nginx does, not only the match.
+      return value.slice(0, prefixStart) + out;
     }
     const prefix = evaluate(r, rule.prefix!);
     if (target.startsWith(prefix)) return value.slice(0, prefixStart) + evaluate(r, rule.replacement) + target.slice(prefix.length);
@@ -161,6 +164,7 @@ export function copyHead(r: HttpRequest, conf: ProxyLocConf, h: UpstreamHead): A
   const ign = conf.ignoreHeaders!;
   const accel: Accel = { redirect: undefined, buffering: undefined, limitRate: undefined };
   const hs = h.headers;
+  const cookies = rewritesCookies(conf);
   for (let i = 0; i < hs.length; i += 2) {
     const name = hs[i]!;
     const value = hs[i + 1]!;
@@ -193,6 +197,9 @@ export function copyHead(r: HttpRequest, conf: ProxyLocConf, h: UpstreamHead): A
         }
         break;
       }
+      case 'set-cookie':
+        o.headers.push(name, cookies ? rewriteCookie(r, conf, value) : value);
+        continue;
       case 'etag':
         o.etag = value;
         continue;

@@ -12,7 +12,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamGroup } from '../../../upstream/group.ts';
 import { newConnection, release, takeIdle, type UpstreamConnection } from '../../../upstream/keepalive.ts';
-import type { Peer } from '../../../upstream/peer.ts';
+import { FAIL, type Peer } from '../../../upstream/peer.ts';
 import { addState, type UpstreamState } from '../../../upstream/state.ts';
 import { choiceKey, stickyCookie } from '../../../upstream/upstream-module.ts';
 import { peerId } from '../../../upstream/group.ts';
@@ -21,7 +21,7 @@ import { ChunkedDecoder } from '../../chunked.ts';
 import type { HttpRequest } from '../../request.ts';
 import { OK } from '../../types.ts';
 import { evaluate } from '../../variables.ts';
-import { FT, FT_STATUS, type ProxyLocConf } from './conf.ts';
+import { failureOf, FT, FT_STATUS, type ProxyLocConf } from './conf.ts';
 import { createHead } from './create-request.ts';
 import { copyHead, MAX_HEAD, parseUpstreamHead, type UpstreamHead } from './response.ts';
 import type { RequestBody } from './request-body.ts';
@@ -97,7 +97,7 @@ export class UpstreamRequest {
   spool: ResponseSpool | undefined;
   paused = false;
   /** The response status is a proxy_next_upstream condition that counts as a failure of the peer. */
-  statusFailed = false;
+  statusFailure: number = FAIL.NONE;
   /** The current try runs on a kept-alive connection from the cache. */
   reused = false;
   readonly #emit = (d: Buffer) => this.deliver(d);
@@ -178,7 +178,7 @@ export class UpstreamRequest {
     this.head = undefined;
     this.headBuf = undefined;
     this.requestSent = false;
-    this.statusFailed = false;
+    this.statusFailure = FAIL.NONE;
     this.lastError = undefined;
     const idle = takeIdle(g, peer, now);
     this.reused = idle !== undefined;
@@ -325,11 +325,11 @@ export class UpstreamRequest {
         return;
       }
       // Listed statuses count as unsuccessful attempts even when no peer is left to try (403/404 never do).
-      this.statusFailed = ft !== FT.HTTP_403 && ft !== FT.HTTP_404;
+      this.statusFailure = failureOf(ft);
     }
     if (conf.interceptErrors && h.status >= 300 && r.loc.errorPages?.some((p) => p.status === h.status)) {
       this.keepalive = false;
-      this.releasePeer(false);
+      this.releasePeer(FAIL.NONE);
       this.finish();
       r.finalize(h.status);
       return;
@@ -346,7 +346,7 @@ export class UpstreamRequest {
     }
     if (accel.redirect !== undefined) {
       this.keepalive = false;
-      this.releasePeer(false);
+      this.releasePeer(FAIL.NONE);
       this.finish();
       this.accelRedirect(accel.redirect);
       return;
@@ -439,7 +439,7 @@ export class UpstreamRequest {
   bodyDone(): void {
     this.disarm();
     this.phase = DONE_;
-    this.releasePeer(this.statusFailed);
+    this.releasePeer(this.statusFailure);
     const c = this.conn;
     this.conn = undefined;
     if (c) {
@@ -462,12 +462,13 @@ export class UpstreamRequest {
     r.finalize(OK);
   }
 
-  releasePeer(failed: boolean): void {
+  /** releasePeer ends the try with the balancer; `failure` is a FAIL reason (FAIL.NONE for success). */
+  releasePeer(failure: number): void {
     const p = this.peer;
     if (!p || this.pc.current !== p) return;
     const st = this.state!;
     if (st.responseTime < 0) st.responseTime = performance.now() - st.start;
-    const warn = this.target.group.free(this.pc, p, failed, Date.now(), st.headerTime < 0 ? st.responseTime : st.headerTime);
+    const warn = this.target.group.free(this.pc, p, failure, Date.now(), st.headerTime < 0 ? st.responseTime : st.headerTime);
     if (warn) this.log('warn', `${warn} while ${this.timerWhat || 'connecting to upstream'}`);
   }
 
@@ -528,7 +529,7 @@ export class UpstreamRequest {
       // The upstream closed a cached connection as we reused it: not the peer's fault, and the request was not
       // answered. Give the try back (as nginx does) and go again on a fresh connection.
       this.log('info', `${msg} (cached connection), retrying`);
-      this.releasePeer(false);
+      this.releasePeer(FAIL.NONE);
       this.dropConnection();
       this.target.group.untry(this.pc, peer);
       this.phase = 0;
@@ -539,7 +540,7 @@ export class UpstreamRequest {
     const retry = (this.conf.nextUpstream! & ft) !== 0 && this.canRetry();
     const st = this.state;
     if (st && !st.status) st.status = ft === FT.TIMEOUT ? 504 : 502;
-    this.releasePeer(ft !== FT.HTTP_403 && ft !== FT.HTTP_404);
+    this.releasePeer(failureOf(ft));
     this.dropConnection();
     if (this.r.headerSent) {
       this.abortResponse();
@@ -566,7 +567,7 @@ export class UpstreamRequest {
   /** abortResponse stops a response that already started: nginx closes the client connection. */
   abortResponse(): void {
     this.disarm();
-    this.releasePeer(false);
+    this.releasePeer(FAIL.NONE);
     this.dropConnection();
     this.finish();
     this.r.http.terminate(this.r, 502);
@@ -585,7 +586,7 @@ export class UpstreamRequest {
     this.log('info', 'client prematurely closed connection, so upstream connection is closed too while ' + (this.timerWhat || 'sending to client'));
     const st = this.state;
     if (st && !st.status) st.status = 499;
-    this.releasePeer(false);
+    this.releasePeer(FAIL.NONE);
     this.dropConnection();
     this.finish();
     this.r.http.terminate(this.r, 499);
@@ -618,7 +619,7 @@ export class UpstreamRequest {
     r.sendHeader();
     r.send(null, false);
     const taken = r.conn.takeSocket(r);
-    this.releasePeer(false);
+    this.releasePeer(FAIL.NONE);
     this.conn = undefined;
     c.owner = undefined;
     r.conn.onClientClose = undefined;
