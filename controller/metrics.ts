@@ -16,5 +16,6 @@ export class ControllerMetrics {
   readonly renderSeconds = new client.Histogram({ name: 'portico_config_render_duration_seconds', help: 'Time to build the model and render the configuration tree', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly applySeconds = new client.Histogram({ name: 'portico_config_apply_duration_seconds', help: 'Time for the dataplane to apply a configuration tree', labelNames: ['kind'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly workqueueDepth = new client.Gauge({ name: 'portico_workqueue_depth', help: 'Store changes waiting for the next render (a render takes them all)', registers: [this.registry] });
-  readonly informerEvents = new client.Counter({ name: 'portico_informer_events_total', help: 'Watch events received, by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly informerEvents = new client.Counter({ name: 'portico_informer_events_total', help: 'Watch events received, by kind and type (ADDED, MODIFIED, DELETED)', labelNames: ['kind', 'type'], registers: [this.registry] });
+  readonly informerRelists = new client.Counter({ name: 'portico_informer_relists_total', help: 'Relists after a lost watch or 410 Gone, by kind', labelNames: ['kind'], registers: [this.registry] });
 }

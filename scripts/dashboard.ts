@@ -133,9 +133,10 @@ export function dashboard(): Record<string, unknown> {
     ...quantiles('portico_config_apply_duration_seconds', '', CSEL).slice(2).map((t) => ({ ...t, legendFormat: 'apply p99' })),
   ], 's', 'Time to render Kubernetes objects into a config tree, and to swap it into every worker.'), 8, 8);
   l.add(series('Informer events and queue depth', [
-    { expr: `sum by (kind) (rate(portico_informer_events_total{${CSEL}}[${R}]))`, legendFormat: '{{kind}}' },
+    { expr: `sum by (kind, type) (rate(portico_informer_events_total{${CSEL}}[${R}]))`, legendFormat: '{{kind}} {{type}}' },
+    { expr: `sum by (kind) (increase(portico_informer_relists_total{${CSEL}}[${R}]))`, legendFormat: '{{kind}} relists' },
     { expr: `max(portico_workqueue_depth{${CSEL}})`, legendFormat: 'queue depth' },
-  ], 'short', 'Kubernetes watch events per kind, and store changes waiting for the next render.'), 8, 8);
+  ], 'short', 'Kubernetes watch events per kind and type, relists after 410 Gone, and store changes waiting for the next render.'), 8, 8);
   l.add({
     type: 'table',
     title: 'Certificate expiry',

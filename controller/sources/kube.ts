@@ -69,25 +69,25 @@ export class KubeSource {
       }
       for (const ns of scopes) {
         const path = kindPath(kind, ns);
+        let listed = false;
         const list = async () => {
+          // The library lists again only when the watch's resourceVersion expired (410 Gone): that is a relist.
+          if (listed) this.#o.metrics?.informerRelists.inc({ kind });
           const r = await this.#api.request('GET', path);
           if (r.status !== 200) throw Object.assign(new Error(`list ${path}: HTTP ${r.status} ${r.body?.message ?? ''}`.trim()), { statusCode: r.status });
           for (const item of r.body.items ?? []) item.kind ??= kind;
+          listed = true;
           return r.body;
         };
-        const lw = new ListWatch<any>(path, watch, list, false);
+        const lw = new ListWatch<any>(path, this.#o.metrics ? new CountingWatch(this.#api, kind, this.#o.metrics) : watch, list, false);
         const entry: InformerEntry = { kind, ns, lw, synced: false, delay: this.#o.retryMs ?? 1000 };
         const put = (o: KubeObject) => {
           o.kind ??= kind;
-          this.#o.metrics?.informerEvents.inc({ kind });
           this.#store.upsert(kind, o);
         };
         lw.on('add', put);
         lw.on('update', put);
-        lw.on('delete', (o) => {
-          this.#o.metrics?.informerEvents.inc({ kind });
-          this.#store.delete(kind, o);
-        });
+        lw.on('delete', (o) => this.#store.delete(kind, o));
         lw.on('error', (err) => this.#restart(entry, err));
         this.#informers.push(entry);
       }
@@ -127,5 +127,27 @@ export class KubeSource {
       clearTimeout(i.timer);
       await i.lw.stop();
     }
+  }
+}
+
+/**
+ * CountingWatch counts watch events by type as they arrive, before the informer's cache turns them (and list
+ * results, which are not watch events) into add/update/delete callbacks.
+ */
+class CountingWatch extends Watch {
+  #kind: Kind;
+  #metrics: ControllerMetrics;
+
+  constructor(api: KubeApi, kind: Kind, metrics: ControllerMetrics) {
+    super(api.kc);
+    this.#kind = kind;
+    this.#metrics = metrics;
+  }
+
+  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    return super.watch(path, query, (type, obj, raw) => {
+      if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.#metrics.informerEvents.inc({ kind: this.#kind, type });
+      callback(type, obj, raw);
+    }, done);
   }
 }

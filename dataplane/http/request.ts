@@ -6,6 +6,7 @@
 import type { CoreLocConf, CoreSrvConf } from './core-conf.ts';
 import type { HttpRuntime } from './runtime.ts';
 import type { ParsedHead } from './parser.ts';
+import type { ProxyAddrs } from '../event/proxy-protocol.ts';
 
 /** ResponseHead is what a handler fills before sending the header (ngx_http_headers_out_t). */
 export interface ResponseHead {
@@ -74,12 +75,7 @@ export interface ConnectionInfo {
 }
 
 /** ProxyProtocolInfo is the client and server address a PROXY protocol (v1 or v2) header carried. */
-export interface ProxyProtocolInfo {
-  srcAddr: string;
-  srcPort: number;
-  dstAddr: string;
-  dstPort: number;
-}
+export type ProxyProtocolInfo = ProxyAddrs;
 
 let requestIds = 0;
 

@@ -120,9 +120,9 @@ export class MailSession {
       return this.close();
     }
     this.pos += r.size;
-    if (r.srcAddr !== undefined && this.server.realIp(this.addrText)) {
-      this.addrText = r.srcAddr;
-      this.clientPort = r.srcPort ?? 0;
+    if (r.addrs && this.server.realIp(this.addrText)) {
+      this.addrText = r.addrs.srcAddr;
+      this.clientPort = r.addrs.srcPort;
     }
     this.onRead = null;
     this.#afterProxyProtocol();

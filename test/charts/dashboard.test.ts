@@ -69,11 +69,12 @@ describe('Grafana dashboard', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('covers requests, success rate, latency percentiles, reloads, certificates, upstreams and mail', () => {
+  it('covers requests, success rate, latency percentiles, reloads, certificates, upstreams, informers and mail', () => {
     const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
     for (const needle of [
       'rate(nginx_ingress_controller_requests{', 'status!~"5.."', 'histogram_quantile(0.99, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{',
       'nginx_ingress_controller_config_last_reload_successful{', 'nginx_ingress_controller_ssl_expire_time_seconds{', 'portico_upstream_peer_up{', 'portico_mail_sessions_total{',
+      'sum by (kind, type) (rate(portico_informer_events_total{', 'increase(portico_informer_relists_total{',
     ]) assert.ok(exprs.includes(needle), needle);
   });
 

@@ -99,6 +99,6 @@ describe('PROXY protocol in front of TLS and HTTP/2', () => {
       s.on('error', () => {});
     });
     assert.equal(closed, '');
-    assert.match(dp.errorLog(), /broken header while reading PROXY protocol/);
+    assert.match(dp.errorLog(), /broken header: "GARBAGE" while reading PROXY protocol/);
   });
 });
