@@ -79,7 +79,7 @@ describe('a name with two addresses', { skip: NAMESPACE ? false : 'no private mo
     ups.push(await httpUpstream('v4', undefined, { host: '127.0.0.1', port: APP }));
     ups.push(await httpUpstream('v6', undefined, { host: '::1', port: APP }));
     ups.push(await httpUpstream('other', undefined, { host: '127.0.0.2', port: APP }));
-    prefix.conf(`daemon off;\nworker_processes 2;\nerror_log logs/error.log;\nevents {}\n${httpBlock(PORT)}`);
+    prefix.conf(`daemon off;\nworker_processes 1;\nerror_log logs/error.log;\nevents {}\n${httpBlock(PORT)}`);
     dp = withHosts(prefix.dir, BIN, ['-p', prefix.dir]);
     await waitFor('the dataplane', () => canConnect(PORT), 30_000);
   });
