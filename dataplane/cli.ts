@@ -17,9 +17,9 @@ function say(line: string): void {
 }
 
 /** load reads and validates the configuration, printing warnings; undefined after printing an error. */
-function load(src: ConfSource): Cycle | undefined {
+async function load(src: ConfSource): Promise<Cycle | undefined> {
   try {
-    const cycle = validate(src, readTree(src));
+    const cycle = await validate(src, readTree(src));
     for (const d of cycle.diagnostics) say(`[${d.level}] ${d.message}`);
     return cycle;
   } catch (err) {
@@ -28,8 +28,8 @@ function load(src: ConfSource): Cycle | undefined {
   }
 }
 
-function test(src: ConfSource, o: CliOptions): number {
-  const cycle = load(src);
+async function test(src: ConfSource, o: CliOptions): Promise<number> {
+  const cycle = await load(src);
   if (!cycle) {
     say(`configuration file ${src.confFile} test failed`);
     return 1;
@@ -103,7 +103,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
     errorLog: o.errorLog === undefined || o.errorLog === 'stderr' ? o.errorLog : path.resolve(prefix, o.errorLog),
   };
   if (o.test) return test(src, o);
-  const cycle = load(src);
+  const cycle = await load(src);
   if (!cycle) {
     reportToParent('configuration error');
     return 1;

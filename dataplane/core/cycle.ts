@@ -43,6 +43,12 @@ export interface Listening {
   ctx?: unknown;
 }
 
+/**
+ * HostTable holds what the system resolver answered, before the pass, for the host names a configuration
+ * uses (name → addresses in getaddrinfo's order, [] when not found); the pass itself cannot wait for lookups.
+ */
+export type HostTable = Record<string, string[]>;
+
 export interface CycleInit {
   tree: ConfTree;
   registry: Registry;
@@ -50,6 +56,8 @@ export interface CycleInit {
   /** The main config file; includes resolve against its folder. */
   confFile: string;
   zones?: ZonePool;
+  /** Looked-up host names; without it names stay names (looked up when connecting). */
+  hosts?: HostTable;
 }
 
 export class Cycle {
@@ -59,6 +67,7 @@ export class Cycle {
   readonly confFile: string;
   readonly confPrefix: string;
   readonly zones: ZonePool;
+  readonly hosts: HostTable | undefined;
   /** Confs of core-level modules (and block holders such as http, mail, events), by module index. */
   readonly confs: unknown[] = [];
   readonly listening: Listening[] = [];
@@ -78,6 +87,7 @@ export class Cycle {
     this.confFile = init.confFile;
     this.confPrefix = path.dirname(init.confFile);
     this.zones = init.zones ?? new ZonePool();
+    this.hosts = init.hosts;
   }
 
   conf<M>(m: Module<M>): M {

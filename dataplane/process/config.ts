@@ -4,7 +4,7 @@
  * layer reads from a built cycle (worker count, connection limit, pid path, error log targets).
  */
 import { coreModule, errlogModule, type CoreConf } from '../core/core-module.ts';
-import { buildCycle, type Cycle } from '../core/cycle.ts';
+import { buildCycle, type Cycle, type HostTable } from '../core/cycle.ts';
 import { ConfError } from '../core/errors.ts';
 import { logLevelNumber, type LogTarget } from '../core/log.ts';
 import { parseConfFile, parseConfString } from '../core/parse.ts';
@@ -12,6 +12,7 @@ import type { ConfDirective, ConfTree } from '../core/tree.ts';
 import { ZonePool, type ZoneDescriptor } from '../core/zones.ts';
 import { eventCoreModule, eventsModule, type EventCoreConf } from '../event/events-module.ts';
 import { createRegistry } from '../modules.ts';
+import { collectHosts, lookupHosts } from '../upstream/static-names.ts';
 import path from 'node:path';
 
 /** ConfSource says where a configuration comes from: a file under a prefix, or a tree the caller rendered. */
@@ -56,9 +57,14 @@ export function readTree(src: ConfSource): ConfTree {
   return src.globals ? [...tree, ...parseGlobals(src.globals, path.dirname(src.confFile))] : tree;
 }
 
-/** validate builds a cycle for `tree` in this thread (throws ConfError); zones carry over from `previous`. */
-export function validate(src: ConfSource, tree: ConfTree, previous: ZoneDescriptor[] = []): Cycle {
-  return buildCycle({ tree, registry: createRegistry(), prefix: src.prefix, confFile: src.confFile, zones: new ZonePool(previous) });
+/**
+ * validate looks up the tree's host names with the system resolver (once per configuration, as nginx does;
+ * the workers get the same table through `cycle.hosts`), then builds a cycle for `tree` in this thread
+ * (rejects with ConfError); zones carry over from `previous`.
+ */
+export async function validate(src: ConfSource, tree: ConfTree, previous: ZoneDescriptor[] = []): Promise<Cycle> {
+  const hosts: HostTable = await lookupHosts(collectHosts(tree));
+  return buildCycle({ tree, registry: createRegistry(), prefix: src.prefix, confFile: src.confFile, zones: new ZonePool(previous), hosts });
 }
 
 /** coreConf returns the main-context process settings of a built cycle. */

@@ -9,9 +9,10 @@
  *   await master.quit();           // graceful; master.stop() is fast
  */
 import { Worker } from 'node:worker_threads';
-import type { Cycle } from '../core/cycle.ts';
+import type { Cycle, HostTable } from '../core/cycle.ts';
 import { ErrorLog } from '../core/log.ts';
 import type { ConfDirective, ConfTree } from '../core/tree.ts';
+import { lookupHosts, serverHosts } from '../upstream/static-names.ts';
 import { replaceCyclePeers, substitutePeers } from '../upstream/upstream-module.ts';
 import { coreConf, logTargets, readTree, validate, type ConfSource } from './config.ts';
 import { workerSnapshot, type WorkerMetrics } from '../metrics/snapshot.ts';
@@ -58,6 +59,8 @@ export class Master {
   #cycle: Cycle;
   /** The tree being served: #cycle's, or its copy with upstream peers replaced by applyPeers since. */
   #tree: ConfTree;
+  /** The host names of #tree and their addresses (peer pushes add theirs); what every worker builds with. */
+  #hosts: HostTable | undefined;
   #log: ErrorLog;
   #workers: WorkerHandle[] = [];
   #self: Serving | undefined;
@@ -75,6 +78,7 @@ export class Master {
     this.#src = src;
     this.#cycle = cycle;
     this.#tree = cycle.tree;
+    this.#hosts = cycle.hosts;
     this.#log = log;
     this.#exited = new Promise((r) => (this.#resolveExited = r));
   }
@@ -85,7 +89,7 @@ export class Master {
    * leaving a worker or a pid file behind.
    */
   static async start(opts: MasterOptions): Promise<Master> {
-    const cycle = validate(opts, readTree(opts));
+    const cycle = await validate(opts, readTree(opts));
     const master = new Master(opts, cycle, openLog(logTargets(cycle, opts.errorLog)));
     try {
       await master.#boot();
@@ -141,6 +145,7 @@ export class Master {
       prefix: s.prefix,
       confFile: s.confFile,
       zones: this.#cycle.zones.list(),
+      hosts: this.#hosts,
       errorLog: s.errorLog,
       worker,
       fixedZones: true,
@@ -253,40 +258,42 @@ export class Master {
     const old = this.#cycle;
     let cycle: Cycle;
     try {
-      cycle = validate(this.#src, tree, old.zones.list());
+      cycle = await validate(this.#src, tree, old.zones.list());
       const bound = new Set(old.listening.map((l) => l.key));
       for (const l of cycle.listening) if (!bound.has(l.key)) await probeListen(l);
     } catch (err) {
       return this.#failed((err as Error).message);
     }
     const zones = cycle.zones.list();
-    const error = this.#self ? await this.#reloadSelf(tree, zones) : await this.#reloadWorkers(tree, zones, old);
+    const error = this.#self ? await this.#reloadSelf(tree, zones, cycle.hosts) : await this.#reloadWorkers(tree, zones, cycle.hosts, old);
     if (error !== undefined) return this.#failed(error);
     this.#cycle = cycle;
     this.#tree = tree;
+    this.#hosts = cycle.hosts;
     this.#afterReload(old);
     if (!this.#self) await this.#resize(coreConf(cycle).workerProcesses);
     return { ok: true };
   }
 
-  async #reloadSelf(tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {
+  async #reloadSelf(tree: ConfTree, zones: ServingInit['zones'], hosts: HostTable | undefined): Promise<string | undefined> {
     try {
-      await this.#self!.reload(tree, zones);
+      await this.#self!.reload(tree, zones, hosts);
       return undefined;
     } catch (err) {
       return (err as Error).message;
     }
   }
 
-  async #reloadWorkers(tree: ConfTree, zones: ServingInit['zones'], old: Cycle): Promise<string | undefined> {
+  async #reloadWorkers(tree: ConfTree, zones: ServingInit['zones'], hosts: HostTable | undefined, old: Cycle): Promise<string | undefined> {
     const oldTree = this.#tree;
+    const oldHosts = this.#hosts;
     const live = this.#live();
-    const results = await Promise.all(live.map((h) => this.#ask(h, tree, zones)));
+    const results = await Promise.all(live.map((h) => this.#ask(h, tree, zones, hosts)));
     const error = results.find((e) => e !== undefined);
     if (error === undefined) return undefined;
     // Put the workers that did switch back on the old configuration, so all serve one config.
     const oldZones = old.zones.list();
-    await Promise.all(live.filter((_, i) => results[i] === undefined).map((h) => this.#ask(h, oldTree, oldZones)));
+    await Promise.all(live.filter((_, i) => results[i] === undefined).map((h) => this.#ask(h, oldTree, oldZones, oldHosts)));
     return error;
   }
 
@@ -302,22 +309,26 @@ export class Master {
       if (this.#state !== 'running') return { ok: false, error: 'the master is shutting down' };
       let tree: ConfTree;
       let changed: Record<string, ConfDirective[]>;
+      let hosts: HostTable;
       try {
         ({ tree, changed } = substitutePeers(this.#tree, peers));
         if (Object.keys(changed).length === 0) return { ok: true };
-        replaceCyclePeers(this.#cycle, changed, true);
-        if (this.#self) this.#self.applyPeers(changed);
+        // Pushed names are looked up again, as a reload would (static-names.ts).
+        hosts = { ...this.#hosts, ...await lookupHosts(serverHosts(changed)) };
+        replaceCyclePeers(this.#cycle, changed, true, hosts);
+        if (this.#self) this.#self.applyPeers(changed, hosts);
       } catch (err) {
         return this.#failed((err as Error).message);
       }
       const live = this.#live();
       const errors = await Promise.all(live.map(async (h) => {
-        const m = await this.#request(h, (id) => ({ type: 'peers', id, peers: changed }));
+        const m = await this.#request(h, (id) => ({ type: 'peers', id, peers: changed, hosts }));
         return !m ? `worker process ${h.id} exited` : m.type === 'reply' ? m.error : undefined;
       }));
       const i = errors.findIndex((e) => e !== undefined);
       if (i < 0) {
         this.#tree = tree;
+        this.#hosts = hosts;
         return { ok: true };
       }
       const fallback = `worker process ${live[i]!.id} could not update upstream peers (${errors[i]}), reloading`;
@@ -327,8 +338,8 @@ export class Master {
     });
   }
 
-  async #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones']): Promise<string | undefined> {
-    const m = await this.#request(h, (id) => ({ type: 'reload', id, tree, zones }));
+  async #ask(h: WorkerHandle, tree: ConfTree, zones: ServingInit['zones'], hosts: HostTable | undefined): Promise<string | undefined> {
+    const m = await this.#request(h, (id) => ({ type: 'reload', id, tree, zones, hosts }));
     if (!m) return `worker process ${h.id} exited`;
     return m.type === 'reply' ? m.error : undefined;
   }

@@ -3,7 +3,7 @@
  * workers), run modules' initWorker, and later swap in a reloaded cycle, reopen logs, drain and exit. It runs
  * inside a worker thread (worker.ts) or in the master's own thread when `master_process off`.
  */
-import { buildCycle, type Cycle } from '../core/cycle.ts';
+import { buildCycle, type Cycle, type HostTable } from '../core/cycle.ts';
 import { ErrorLog } from '../core/log.ts';
 import { Runtime } from '../core/runtime.ts';
 import type { ConfTree } from '../core/tree.ts';
@@ -20,6 +20,8 @@ export interface ServingInit {
   prefix: string;
   confFile: string;
   zones: ZoneDescriptor[];
+  /** The master's answers for the tree's host names (static-names.ts). */
+  hosts: HostTable | undefined;
   /** `-e` override for the error log (see config.ts logTargets). */
   errorLog?: string;
   worker: number;
@@ -53,7 +55,7 @@ export class Serving {
 
   /** start serves the initial configuration; rejects with nginx's wording (e.g. a bind() failure). */
   start(): Promise<void> {
-    return this.reload(this.#init.tree, this.#init.zones);
+    return this.reload(this.#init.tree, this.#init.zones, this.#init.hosts);
   }
 
   /**
@@ -61,9 +63,9 @@ export class Serving {
    * On any failure the current cycle keeps serving, untouched. The old cycle's modules get exitWorker after
    * the swap; requests already running on it finish with the objects they hold.
    */
-  async reload(tree: ConfTree, zones: ZoneDescriptor[]): Promise<void> {
+  async reload(tree: ConfTree, zones: ZoneDescriptor[], hosts: HostTable | undefined): Promise<void> {
     const i = this.#init;
-    const cycle = buildCycle({ tree, registry: createRegistry(), prefix: i.prefix, confFile: i.confFile, zones: new ZonePool(zones, i.fixedZones) });
+    const cycle = buildCycle({ tree, registry: createRegistry(), prefix: i.prefix, confFile: i.confFile, zones: new ZonePool(zones, i.fixedZones), hosts });
     const log = openLog(logTargets(cycle, i.errorLog));
     const prevLog = this.runtime.log;
     cycle.runtime = this.runtime;
@@ -95,9 +97,9 @@ export class Serving {
    * applyPeers replaces upstream peers in the serving cycle without rebuilding it: servers, locations and
    * connections stay, unchanged peers keep their state and idle connections. Throws (nothing changed) on a bad line.
    */
-  applyPeers(peers: UpstreamPeers): void {
+  applyPeers(peers: UpstreamPeers, hosts?: HostTable): void {
     if (!this.cycle) throw new Error('no configuration is being served');
-    replaceCyclePeers(this.cycle, peers);
+    replaceCyclePeers(this.cycle, peers, false, hosts);
   }
 
   #exit(cycle: Cycle): void {

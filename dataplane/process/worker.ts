@@ -18,14 +18,14 @@ function send(m: FromWorker): void {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'reload':
-      serving.reload(m.tree, m.zones).then(
+      serving.reload(m.tree, m.zones, m.hosts).then(
         () => send({ type: 'reply', id: m.id }),
         (err: Error) => send({ type: 'reply', id: m.id, error: err.message }),
       );
       break;
     case 'peers':
       try {
-        serving.applyPeers(m.peers);
+        serving.applyPeers(m.peers, m.hosts);
         send({ type: 'reply', id: m.id });
       } catch (err) {
         send({ type: 'reply', id: m.id, error: (err as Error).message });

@@ -5,8 +5,10 @@
  * nothing of proxying: they see peers, the shared state table and a request-specific key.
  */
 import { crc32 } from 'node:zlib';
+import type { HostTable } from '../core/cycle.ts';
 import type { ConfDirective } from '../core/tree.ts';
 import { makePeer, parseServer, type Peer, type PeerSpec, type PeerStateTable } from './peer.ts';
+import { staticPeers } from './static-names.ts';
 
 /** PeerChoice is one request's balancer state (nginx's peer data): which peers it tried, how many tries remain. */
 export interface PeerChoice {
@@ -126,15 +128,20 @@ export class UpstreamGroup {
   }
 
   /** replacePeers applies `server` directives pushed at run time; throws with nginx's wording when one is bad. */
-  replacePeers(directives: ConfDirective[]): void {
-    this.setPeers(this.checkPeers(directives));
+  replacePeers(directives: ConfDirective[], hosts?: HostTable): void {
+    this.setPeers(this.checkPeers(directives, hosts));
   }
 
-  /** checkPeers parses `server` directives for this group without applying them; throws as replacePeers does. */
-  checkPeers(directives: ConfDirective[]): PeerSpec[] {
-    const specs = directives.map((d) => {
+  /**
+   * checkPeers parses `server` directives for this group without applying them (a host name gives a peer per
+   * address of `hosts`, as at configuration time); throws as replacePeers does.
+   */
+  checkPeers(directives: ConfDirective[], hosts?: HostTable): PeerSpec[] {
+    const specs = directives.flatMap((d) => {
       if (d.name !== 'server') throw new Error(`unexpected directive "${d.name}" in upstream peers`);
-      return parseServer(undefined, d);
+      const found = staticPeers(parseServer(undefined, d), hosts);
+      if (!found) throw new Error(`host not found in upstream "${d.args[0]}"`);
+      return found;
     });
     if (specs.length === 0) throw new Error(`no servers are inside upstream "${this.name}"`);
     if (specs.some((s) => s.backup) && this.kind && this.kind.name !== 'round_robin' && this.kind.name !== 'least_conn') {

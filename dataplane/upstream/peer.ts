@@ -61,7 +61,6 @@ export function parseAddress(addr: string, defaultPort = 80): { host: string; po
   if (host === '' || /[\s/]/.test(host)) return undefined;
   const port = portText === undefined ? defaultPort : parseNumber(portText);
   if (port === undefined || port < 1 || port > 65535) return undefined;
-  if (host === 'localhost') host = '127.0.0.1';
   const name = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   return { host, port, name };
 }

@@ -7,7 +7,7 @@
  * applyUpstreamPeers (see docs/upstream.md).
  */
 import type { ConfCtx } from '../core/conf.ts';
-import type { Cycle } from '../core/cycle.ts';
+import { cycleOf, type Cycle } from '../core/cycle.ts';
 import { ARGS, CTX } from '../core/module.ts';
 import type { ConfDirective, ConfTree } from '../core/tree.ts';
 import { ConfError } from '../core/errors.ts';
@@ -28,6 +28,7 @@ import { roundRobin } from './balancers/round-robin.ts';
 import { UpstreamGroup, type BalancerKind, type Sticky } from './group.ts';
 import { parseAddress, parseServer, PeerStateTable, type PeerSpec } from './peer.ts';
 import { startResolving, type ResolvePlan } from './resolve.ts';
+import { staticPeers } from './static-names.ts';
 import { UPSTREAM_VARIABLES } from './state.ts';
 
 /** UpstreamMainConf holds the http block's upstream groups by name. */
@@ -130,19 +131,25 @@ export function referenceUpstream(cf: ConfCtx, name: string, defaultPort: number
     // Could still be an upstream defined later in the file: resolved in postconfiguration.
     const pending = new UpstreamGroup(name, new PeerStateTable(new ArrayBuffer(64 * 64)));
     (pending as { pendingPort?: number }).pendingPort = defaultPort;
+    // Where a name that turns out to be a host that was not found is reported.
+    pending.file = cf.directive?.file;
+    pending.line = cf.directive?.line;
     umcf.groups.set(name, pending);
     return pending;
   }
   return implicitGroup(cf, umcf, a!.name, { ...a!, socketPath: a!.socketPath });
 }
 
-function implicitGroup(cf: ConfCtx, umcf: UpstreamMainConf, key: string, a: { host: string; port: number; socketPath?: string; name: string }): UpstreamGroup {
+function implicitGroup(cf: ConfCtx, umcf: UpstreamMainConf, key: string, a: { host: string; port: number; socketPath?: string; name: string }, at?: UpstreamGroup): UpstreamGroup {
   const found = umcf.groups.get(key);
   if (found) return found;
-  const buffer = cf.zones.get(`upstream:${key}`, PeerStateTable.zoneSize(1), 'upstream');
+  // One peer per address of a host name, as for `server` lines (static-names.ts).
+  const specs = staticPeers(addressPeer(a), cycleOf(cf).hosts);
+  if (!specs) throw new ConfError(`host not found in upstream "${a.host}"`, at?.file ?? cf.directive?.file, at?.line ?? cf.directive?.line);
+  const buffer = cf.zones.get(`upstream:${key}`, PeerStateTable.zoneSize(specs.length), 'upstream');
   const g = new UpstreamGroup(key, new PeerStateTable(buffer), true);
   g.kind = roundRobin;
-  g.setPeers([addressPeer(a)]);
+  g.setPeers(specs);
   g.defined = true;
   umcf.groups.set(key, g);
   return g;
@@ -231,7 +238,7 @@ export function cycleUpstreams(cycle: Cycle): UpstreamMainConf | undefined {
 export function applyUpstreamPeers(cycle: Cycle, name: string, servers: ConfDirective[]): void {
   const g = cycleUpstreams(cycle)?.groups.get(name);
   if (!g || g.implicit) throw new Error(`upstream "${name}" not found`);
-  g.replacePeers(servers);
+  g.replacePeers(servers, cycle.hosts);
 }
 
 /** UpstreamPeers maps upstream names to the full list of their `server` directives. */
@@ -241,15 +248,16 @@ export type UpstreamPeers = Record<string, ConfDirective[]>;
  * replaceCyclePeers replaces the peers of several upstreams of a running cycle at once. Every line is checked
  * first, so on an error (thrown, in nginx's words, naming the upstream) no group has changed. With `check`
  * set nothing is applied: the master validates against its own cycle this way before telling the workers.
+ * Host names in the lines take their addresses from `hosts` (the master looks them up for each push).
  */
-export function replaceCyclePeers(cycle: Cycle, peers: UpstreamPeers, check = false): void {
+export function replaceCyclePeers(cycle: Cycle, peers: UpstreamPeers, check = false, hosts = cycle.hosts): void {
   const groups = cycleUpstreams(cycle)?.groups;
   const plan: [UpstreamGroup, PeerSpec[]][] = [];
   for (const [name, lines] of Object.entries(peers)) {
     const g = groups?.get(name);
     if (!g || g.implicit) throw new Error(`upstream "${name}" not found`);
     try {
-      plan.push([g, g.checkPeers(lines)]);
+      plan.push([g, g.checkPeers(lines, hosts)]);
     } catch (err) {
       const msg = (err as Error).message;
       // Where nginx would add " in file:line", name the upstream (unless the message already names one).
@@ -326,7 +334,9 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
       args: ARGS.ONEMORE,
       conf: 'srv',
       set(cf, d, u: UpstreamSrvConf) {
-        u.specs.push(parseServer(cf, d));
+        const specs = staticPeers(parseServer(cf, d), cycleOf(cf).hosts);
+        if (!specs) cf.error(`host not found in upstream "${d.args[0]}"`);
+        u.specs.push(...specs!);
       },
     },
     {
@@ -451,10 +461,10 @@ export const httpUpstreamModule = defineHttpModule<UpstreamMainConf, UpstreamSrv
       const port = (g as { pendingPort?: number }).pendingPort;
       if (port === undefined || g.defined) continue;
       const a = parseAddress(name, port)!;
-      const real = implicitGroup(cf, { groups: new Map() }, a.name, a);
+      const real = implicitGroup(cf, { groups: new Map() }, a.name, a, g);
       (g as { table: PeerStateTable }).table = real.table;
       g.kind = roundRobin;
-      g.setPeers([{ ...real.peers[0]! }]);
+      g.setPeers(real.peers.map((p) => ({ ...p })));
       (g as { implicit: boolean }).implicit = true;
       g.defined = true;
     }

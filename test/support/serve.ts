@@ -11,12 +11,16 @@ import { Runtime } from '../../dataplane/core/runtime.ts';
 import { ConnectionLimiter, ListenerSet } from '../../dataplane/event/listeners.ts';
 import { MODULES } from '../../dataplane/modules.ts';
 import { Registry } from '../../dataplane/core/registry.ts';
+import { collectHosts, lookupHosts } from '../../dataplane/upstream/static-names.ts';
 import { echoModule } from './echo-module.ts';
 
 const [prefix, confFile] = process.argv.slice(2) as [string, string];
 try {
   const file = path.resolve(prefix, confFile);
-  const cycle = buildCycle({ tree: parseConfFile(file), registry: new Registry([...MODULES, echoModule]), prefix, confFile: file });
+  const tree = parseConfFile(file);
+  // Host names are looked up before the pass, as the master does (one peer per address).
+  const hosts = await lookupHosts(collectHosts(tree));
+  const cycle = buildCycle({ tree, registry: new Registry([...MODULES, echoModule]), prefix, confFile: file, hosts });
   const runtime = new Runtime(0, new ErrorLog([{ path: path.join(prefix, 'error.log'), level: logLevelNumber('debug') }]));
   cycle.runtime = runtime;
   for (const m of cycle.registry.modules) m.initWorker?.(cycle);
