@@ -82,7 +82,11 @@ export function resolveBackend(store: Store, namespace: string, backend: Ingress
   const up = plain ? base : `${base}_${crypto.createHash('sha256').update(JSON.stringify(variant)).digest('hex').slice(0, 8)}`;
   if (upstreams.has(up)) return { upstream: up, service: name };
   let peers: string[];
-  if (svc.spec?.type === 'ExternalName') peers = [`${svc.spec.externalName}:${sp.port}`];
+  if (svc.spec?.type === 'ExternalName') {
+    const host = String(svc.spec.externalName);
+    if (!store.externalNames.found(host)) return { upstream: null, service: name, reason: `service ${namespace}/${name}: ExternalName host "${host}" not found` };
+    peers = [`${host}:${sp.port}`];
+  }
   else if (ann.serviceUpstream) peers = svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? [hostPort(svc.spec.clusterIP, sp.port)] : [];
   else peers = endpointPeers(store, svc, sp.name);
   if (peers.length === 0) return { upstream: null, service: name, reason: `service ${namespace}/${name} has no ready endpoints` };
