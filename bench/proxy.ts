@@ -5,7 +5,7 @@
  * Prints req/s, p99 and ratios against nginx and the best Node.js proxy.
  * Targets run side by side and are measured in interleaved rounds (median of --rounds), so load from other
  * processes on the machine hits them alike.
- *   node bench/proxy.ts [--duration S (5)] [--warmup S (2)] [--rounds N (3)] [--connections 50,200] [--only small|64k]
+ *   node bench/proxy.ts [--duration S (5)] [--warmup S (2)] [--rounds N (4)] [--connections 50,200] [--only small|64k]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +24,7 @@ const BASE = 26960;
 const { values: opt } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '4' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50,200' },
     only: { type: 'string' },
@@ -149,7 +149,7 @@ const conns = opt.connections!.split(',').map(Number);
 const rows: string[][] = [];
 try {
   await waitPort(ORIGIN, origin);
-  console.log(`wrk -t2, ${opt.warmup}s warm-up, median of ${opt.rounds} interleaved ${opt.duration}s runs, loopback; origin: nginx (1 worker)\n`);
+  console.log(`wrk -t2, ${opt.warmup}s warm-up, median of ${opt.rounds} interleaved ${opt.duration}s runs (order rotating per round), loopback; origin: nginx (1 worker)\n`);
   const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const children = new Map<string, { child: ChildProcess; port: number }>();
   targets.forEach((t, i) => children.set(t, { child: startTarget(t, BASE + i), port: BASE + i }));
@@ -160,7 +160,12 @@ try {
         const runs = new Map<string, Result[]>(targets.map((t) => [t, []]));
         for (const { port } of children.values()) wrk(`http://127.0.0.1:${port}${s.path}`, c, opt.warmup!);
         for (let round = 0; round < Number(opt.rounds); round++) {
-          for (const t of targets) runs.get(t)!.push(wrk(`http://127.0.0.1:${children.get(t)!.port}${s.path}`, c, opt.duration!));
+          // The order rotates each round: a run is slower right after a target that left the origin and the
+          // kernel busy (the Node proxies at 200 connections), so no target always follows the same one.
+          for (let k = 0; k < targets.length; k++) {
+            const t = targets[(round + k) % targets.length]!;
+            runs.get(t)!.push(wrk(`http://127.0.0.1:${children.get(t)!.port}${s.path}`, c, opt.duration!));
+          }
         }
         const res = new Map<string, Result>();
         for (const t of targets) {
