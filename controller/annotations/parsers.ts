@@ -61,6 +61,30 @@ export const uriPath: Parser<string> = (t) => {
   return t;
 };
 
+/**
+ * cookieRewrite accepts `off` or `from to` for proxy_cookie_domain / proxy_cookie_path: a `~` regex `from` (also
+ * `~*` for paths; domain regexes are always caseless in nginx, which refuses `~*` there) must compile, and `to` may
+ * refer to its captures ($1..$9) but to no other nginx variable.
+ */
+export const cookieRewrite = (what: 'domain' | 'path'): Parser<string[]> => (t) => {
+  const words = t.trim().split(/\s+/);
+  if (words.length === 1 && words[0] === 'off') return ['off'];
+  if (words.length !== 2) fail(`"${t}" is not "off" or "from to"`);
+  const [from, to] = words as [string, string];
+  for (const w of words) if (/[;{}"']/.test(w) || CONTROL.test(w)) fail(`"${w}" contains a character not allowed here`);
+  // A regex's `$` is an anchor; elsewhere `$` would be an nginx variable, and only captures are allowed.
+  for (const w of from.startsWith('~') ? [to] : words) if (/\$(?![0-9])/.test(w)) fail(`"${w}" may only use $1..$9 capture references`);
+  if (what === 'domain' && from.startsWith('~*')) fail(`"${from}": domain regexes are always case-insensitive; write "~…", not "~*…"`);
+  if (from.startsWith('~')) {
+    try {
+      new RegExp(from.replace(/^~\*?/, ''));
+    } catch (err) {
+      fail(`"${from}" is not a valid regular expression: ${(err as Error).message}`);
+    }
+  }
+  return words;
+};
+
 /** url accepts an absolute http(s) URL (nginx variables are not allowed). */
 export const url: Parser<string> = (t) => {
   let u: URL;

@@ -22,6 +22,8 @@ export interface Annotations {
   proxyNextUpstream?: string[];
   proxyNextUpstreamTries?: number;
   proxyBuffering?: 'on' | 'off';
+  proxyCookieDomain?: string[];
+  proxyCookiePath?: string[];
   loadBalance?: 'round_robin' | 'ewma' | 'least_conn' | 'ip_hash' | 'random';
   upstreamHashBy?: string;
   affinity?: 'cookie';
@@ -101,6 +103,8 @@ export const TABLE: readonly AnnotationDef[] = [
   { key: 'proxy-read-timeout', field: 'proxyReadTimeout', parse: p.seconds, scope: 'location', global: true, doc: 'Seconds between two reads from a backend (`proxy_read_timeout`).' },
   { key: 'proxy-next-upstream', field: 'proxyNextUpstream', parse: p.nextUpstream, scope: 'location', global: true, doc: 'When to try the next endpoint, e.g. `error timeout http_502` (`proxy_next_upstream`).' },
   { key: 'proxy-next-upstream-tries', field: 'proxyNextUpstreamTries', parse: p.int(0, 100), scope: 'location', global: true, doc: 'Most endpoints tried for one request (`proxy_next_upstream_tries`), 0 = unlimited.' },
+  { key: 'proxy-cookie-domain', field: 'proxyCookieDomain', parse: p.cookieRewrite('domain'), scope: 'location', global: true, doc: 'Rewrites the Domain of backend Set-Cookie headers: `off` or `from to`, `~regex` allowed (`proxy_cookie_domain`).' },
+  { key: 'proxy-cookie-path', field: 'proxyCookiePath', parse: p.cookieRewrite('path'), scope: 'location', global: true, doc: 'Rewrites the Path of backend Set-Cookie headers: `off` or `from to`, `~regex` / `~*regex` allowed (`proxy_cookie_path`).' },
   { key: 'proxy-buffering', field: 'proxyBuffering', parse: p.oneOf('on', 'off'), scope: 'location', global: true, doc: 'Buffer backend responses: `on` or `off` (`proxy_buffering`).' },
   { key: 'load-balance', field: 'loadBalance', parse: p.oneOf('round_robin', 'ewma', 'least_conn'), scope: 'upstream', global: true, doc: 'Balancer: `round_robin` (default), `ewma` (peak EWMA latency) or `least_conn`.' },
   { key: 'upstream-hash-by', field: 'upstreamHashBy', parse: p.nginxVariables, scope: 'upstream', doc: 'Consistent hashing on an nginx variable expression, e.g. `$request_uri` (`hash … consistent`).' },

@@ -137,6 +137,8 @@ export function renderLocation(loc: LocationModel, ctx: RenderContext): { locati
   if (a.proxyNextUpstreamTries !== undefined) body.push(d('proxy_next_upstream_tries', [String(a.proxyNextUpstreamTries)]));
   if (a.proxyNextUpstreamTimeout) body.push(d('proxy_next_upstream_timeout', [a.proxyNextUpstreamTimeout]));
   if (a.proxyBuffering) body.push(d('proxy_buffering', [a.proxyBuffering]));
+  if (a.proxyCookieDomain) body.push(d('proxy_cookie_domain', a.proxyCookieDomain));
+  if (a.proxyCookiePath) body.push(d('proxy_cookie_path', a.proxyCookiePath));
   const routedHost = routes && routeHostVariable(routes, n);
   if (routedHost) extraHeaders.push(['Host', routedHost]);
   else if (a.upstreamVhost) extraHeaders.push(['Host', a.upstreamVhost]);

@@ -37,6 +37,10 @@ const invalid: [string, string, RegExp][] = [
   ['session-cookie-name', 'a b', /not a valid name/],
   ['server-alias', 'bad_host!', /not a valid host name/],
   ['ssl-redirect', 'yes', /not true or false/],
+  ['proxy-cookie-domain', 'one', /is not "off" or "from to"/],
+  ['proxy-cookie-domain', '~*x.example.com y', /domain regexes are always case-insensitive/],
+  ['proxy-cookie-path', '~(unclosed /$1', /is not a valid regular expression/],
+  ['proxy-cookie-path', '/a $host', /may only use \$1..\$9/],
 ];
 for (const [key, value, message] of invalid) {
   test(`an invalid ${key} ("${value}") rejects with a clear message`, () => {
