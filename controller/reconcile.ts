@@ -6,7 +6,7 @@
 import type { ConfTree } from '../dataplane/core/tree.ts';
 import type { Logger } from './log.ts';
 import type { ControllerMetrics } from './metrics.ts';
-import { externalNamesOf } from './model/external-names.ts';
+import { hostsToLookUp } from './model/host-lookups.ts';
 import type { Model } from './model/types.ts';
 import { type PipelineOptions, renderStore } from './pipeline.ts';
 import { hashTree, splitPeers } from './render/peers.ts';
@@ -124,7 +124,7 @@ export class Reconciler {
   async #pass(): Promise<void> {
     if (!this.#enabled) return this.#o.onResult?.({ action: 'waiting' });
     // ExternalName hosts are looked up first: the dataplane refuses a whole tree naming a host it cannot find.
-    await this.#store.externalNames.prepare(externalNamesOf(this.#store));
+    await this.#store.hostLookups.prepare(hostsToLookUp(this.#store));
     const t0 = performance.now();
     // The render reads the store synchronously, so every change so far is taken by this pass.
     this.#pending = 0;

@@ -2,7 +2,7 @@
  * The store: the latest copy of every watched object, by kind and `namespace/name`. Sources write it; the
  * model reads it. Listeners hear about every change so the reconcile loop can coalesce bursts.
  */
-import { ExternalNames } from './model/external-names.ts';
+import { HostLookups } from './model/host-lookups.ts';
 import { type Kind, type KubeObject, KINDS, objectKey } from './model/objects.ts';
 
 const OWN_STATUS = new Set<Kind>(['Ingress', 'MailProxy', 'HTTPRoutePolicy']);
@@ -23,7 +23,7 @@ export class Store {
   /** #sorted caches list() per kind until the next write of that kind (the model lists kinds many times). */
   #sorted = new Map<Kind, KubeObject[]>();
   /** externalNames holds what the host names of ExternalName Services resolved to (a changed answer is a Service change). */
-  readonly externalNames = new ExternalNames(() => this.#emit('Service'));
+  readonly hostLookups = new HostLookups(() => this.#emit('Service'));
 
   constructor() {
     for (const kind of Object.keys(KINDS) as Kind[]) this.#maps.set(kind, new Map());

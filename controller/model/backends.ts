@@ -84,7 +84,7 @@ export function resolveBackend(store: Store, namespace: string, backend: Ingress
   let peers: string[];
   if (svc.spec?.type === 'ExternalName') {
     const host = String(svc.spec.externalName);
-    if (!store.externalNames.found(host)) return { upstream: null, service: name, reason: `service ${namespace}/${name}: ExternalName host "${host}" not found` };
+    if (!store.hostLookups.found(host)) return { upstream: null, service: name, reason: `service ${namespace}/${name}: ExternalName host "${host}" not found` };
     peers = [`${host}:${sp.port}`];
   }
   else if (ann.serviceUpstream) peers = svc.spec?.clusterIP && svc.spec.clusterIP !== 'None' ? [hostPort(svc.spec.clusterIP, sp.port)] : [];

@@ -3,6 +3,7 @@
  * so the oldest wins every conflict and the loser gets an Event; canaries attach to the main Ingress's locations.
  */
 import { parseAnnotations, parseGlobalSettings } from '../annotations/parse.ts';
+import { hostOfUrl } from './host-lookups.ts';
 import type { Annotations } from '../annotations/table.ts';
 import type { Store } from '../store.ts';
 import { type Upstreams, resolveBackend } from './backends.ts';
@@ -91,6 +92,12 @@ export function buildModel(store: Store, opts: ModelOptions): Model {
     const htpasswd = r.value.authType === 'basic' ? basicAuthFile(store, ing, r.value.authSecret!) : undefined;
     if (typeof htpasswd === 'object') {
       warn(ref(ing), 'Rejected', `Ingress ${ing.metadata.namespace}/${ing.metadata.name} rejected: ${htpasswd.error}`);
+      continue;
+    }
+    const authHost = hostOfUrl(r.value.authUrl);
+    if (authHost !== undefined && !store.hostLookups.found(authHost)) {
+      // The dataplane would refuse the whole tree over this name; only this Ingress is refused.
+      warn(ref(ing), 'Rejected', `Ingress ${ing.metadata.namespace}/${ing.metadata.name} rejected: auth-url host "${authHost}" not found`);
       continue;
     }
     accepted.push({ ing, ann: r.value });

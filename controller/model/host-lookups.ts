@@ -1,15 +1,18 @@
 /**
- * Host names of ExternalName Services, looked up by the controller before it renders them.
+ * Host names the dataplane will look up (ExternalName Services, auth-url annotations), looked up by the
+ * controller first.
  *
- * The dataplane looks a `server name:port` up when it builds a configuration and, as nginx does, refuses the
- * whole configuration when the name is not found. For an ingress controller that would let one Service naming
- * a host that does not exist hold back every other change. So the reconciler asks `prepare` before each render
- * (new or stale names are looked up, bounded by LOOKUP_TIMEOUT_MS), and the model renders a Service whose name
- * was not found as one without endpoints (503 and a warning event), as ingress-nginx does. Answers are kept for
- * TTL_MS; a later lookup that changes the answer calls `onChange` so the next render follows it.
+ * The dataplane looks a `server name:port` or a `proxy_pass http://name` up when it builds a configuration and, as
+ * nginx does, refuses the whole configuration when the name is not found. For an ingress controller that would let
+ * one Service or Ingress naming a host that does not exist hold back every other change. So the reconciler asks
+ * `prepare` before each render (new names are looked up, bounded by LOOKUP_TIMEOUT_MS), and the model renders a
+ * Service whose host was not found as one without endpoints (503 and a warning event, as ingress-nginx does) and
+ * rejects an Ingress whose auth-url host was not found. Answers are kept for TTL_MS; a later lookup that changes
+ * the answer calls `onChange` so the next render follows it.
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import { PREFIXES } from '../annotations/table.ts';
 import type { Store } from '../store.ts';
 
 const TTL_MS = 30_000;
@@ -20,7 +23,7 @@ interface Answer {
   at: number;
 }
 
-export class ExternalNames {
+export class HostLookups {
   #answers = new Map<string, Answer>();
   #inflight = new Map<string, Promise<void>>();
   /** Names a render counted as found before any answer came (prepare gave up waiting, or was not asked). */
@@ -80,12 +83,30 @@ export class ExternalNames {
   }
 }
 
-/** externalNamesOf lists the host names of the store's ExternalName Services. */
-export function externalNamesOf(store: Store): string[] {
+/** hostsToLookUp lists the host names of the store's ExternalName Services and of its Ingresses' auth-url annotations. */
+export function hostsToLookUp(store: Store): string[] {
   const names: string[] = [];
   for (const svc of store.list('Service')) {
     const spec = svc.spec as { type?: string; externalName?: string } | undefined;
     if (spec?.type === 'ExternalName' && spec.externalName) names.push(spec.externalName);
   }
+  for (const ing of store.list('Ingress')) {
+    const ann = (ing.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+    for (const prefix of PREFIXES) {
+      const host = hostOfUrl(ann[`${prefix}auth-url`]);
+      if (host) names.push(host);
+    }
+  }
   return names;
+}
+
+/** hostOfUrl returns the host of an http(s) URL without IPv6 brackets, or undefined for anything else. */
+export function hostOfUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.hostname.replace(/^\[(.*)\]$/, '$1') : undefined;
+  } catch {
+    return undefined;
+  }
 }
