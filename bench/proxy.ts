@@ -122,6 +122,35 @@ interface Result {
   errors: number;
 }
 
+/** cpuTicks sums the user and system CPU time of processes, in clock ticks (/proc/<pid>/stat fields 14 and 15). */
+function cpuTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited: counts as idle
+    }
+  }
+  return ticks;
+}
+
+/**
+ * settle waits (at most 10 s) until the origin and every proxy are idle: a Node proxy left with a queue by a
+ * 200-connection run keeps working after wrk stops, and would take CPU from whichever target runs next.
+ */
+async function settle(pids: number[]): Promise<void> {
+  const until = Date.now() + 10_000;
+  let last = cpuTicks(pids);
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = cpuTicks(pids);
+    if (now - last <= 1) return;
+    last = now;
+  }
+}
+
 function wrk(url: string, conns: number, seconds: string): Result {
   const out = execFileSync('wrk', ['-t', '2', '-c', String(conns), '-d', `${seconds}s`, '--latency', url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
@@ -149,12 +178,13 @@ const conns = opt.connections!.split(',').map(Number);
 const rows: string[][] = [];
 try {
   await waitPort(ORIGIN, origin);
-  console.log(`wrk -t2, ${opt.warmup}s warm-up, median of ${opt.rounds} interleaved ${opt.duration}s runs (order rotating per round), loopback; origin: nginx (1 worker)\n`);
+  console.log(`wrk -t2, ${opt.warmup}s warm-up, median of ${opt.rounds} interleaved ${opt.duration}s runs (order rotating per round, each after every server is idle), loopback; origin: nginx (1 worker)\n`);
   const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const children = new Map<string, { child: ChildProcess; port: number }>();
   targets.forEach((t, i) => children.set(t, { child: startTarget(t, BASE + i), port: BASE + i }));
   try {
     for (const { child, port } of children.values()) await waitPort(port, child);
+    const pids = [origin.pid!, ...[...children.values()].map(({ child }) => child.pid!)];
     for (const s of scenarios) {
       for (const c of conns) {
         const runs = new Map<string, Result[]>(targets.map((t) => [t, []]));
@@ -164,6 +194,7 @@ try {
           // kernel busy (the Node proxies at 200 connections), so no target always follows the same one.
           for (let k = 0; k < targets.length; k++) {
             const t = targets[(round + k) % targets.length]!;
+            await settle(pids);
             runs.get(t)!.push(wrk(`http://127.0.0.1:${children.get(t)!.port}${s.path}`, c, opt.duration!));
           }
         }
