@@ -6,6 +6,7 @@
  * Targets run side by side and are measured in interleaved rounds (median of --rounds), so load from other
  * processes on the machine hits them alike.
  *   node bench/proxy.ts [--duration S (5)] [--warmup S (2)] [--rounds N (4)] [--connections 50,200] [--only small|64k]
+ *     [--targets portico,nginx,http-proxy,undici]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +29,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50,200' },
     only: { type: 'string' },
+    targets: { type: 'string', default: 'portico,nginx,http-proxy,undici' },
   },
 });
 
@@ -169,7 +171,8 @@ fs.mkdirSync(WORK, { recursive: true });
 const origin = startNginx('origin', ORIGIN, `server { listen 127.0.0.1:PORT; keepalive_requests 100000;
     location = /small { return 200 "hello from origin\\n"; }
     location = /64k { root ${WORK}/origin; } }`);
-const targets = ['portico', 'nginx', 'http-proxy', 'undici'];
+const targets = opt.targets!.split(',').filter((t) => ['portico', 'nginx', 'http-proxy', 'undici'].includes(t));
+if (!targets.includes('portico') || !targets.includes('nginx')) throw new Error('--targets must include portico and nginx');
 const scenarios = [
   { name: 'small', path: '/small' },
   { name: '64k', path: '/64k' },
@@ -207,9 +210,9 @@ try {
         }
         const portico = res.get('portico')!;
         const nginx = res.get('nginx')!;
-        const bestNode = ['http-proxy', 'undici'].map((n) => [n, res.get(n)!] as const).sort((a, b) => b[1].rps - a[1].rps)[0]!;
+        const bestNode = ['http-proxy', 'undici'].filter((n) => res.has(n)).map((n) => [n, res.get(n)!] as const).sort((a, b) => b[1].rps - a[1].rps)[0];
         rows.push([`${s.name} c=${c}`, 'portico/nginx', `${(portico.rps / nginx.rps).toFixed(2)}x`, `${(portico.p99ms / nginx.p99ms).toFixed(2)}x`, '']);
-        rows.push([`${s.name} c=${c}`, `portico/${bestNode[0]}`, `${(portico.rps / bestNode[1].rps).toFixed(2)}x`, `${(portico.p99ms / bestNode[1].p99ms).toFixed(2)}x`, '']);
+        if (bestNode) rows.push([`${s.name} c=${c}`, `portico/${bestNode[0]}`, `${(portico.rps / bestNode[1].rps).toFixed(2)}x`, `${(portico.p99ms / bestNode[1].p99ms).toFixed(2)}x`, '']);
       }
     }
   } finally {

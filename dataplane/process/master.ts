@@ -9,6 +9,7 @@
  *   await master.quit();           // graceful; master.stop() is fast
  */
 import { Worker } from 'node:worker_threads';
+import { reserveOldSpace } from '../event/read-gc.ts';
 import type { Cycle, HostTable } from '../core/cycle.ts';
 import { ErrorLog } from '../core/log.ts';
 import type { ConfDirective, ConfTree } from '../core/tree.ts';
@@ -153,6 +154,7 @@ export class Master {
   }
 
   #spawn(slot: number): WorkerHandle {
+    reserveOldSpace();
     const thread = new Worker(new URL('./worker.ts', import.meta.url), { workerData: this.#servingInit(slot) });
     let settle!: (error?: string) => void;
     const h: WorkerHandle = {
