@@ -17,9 +17,11 @@ import type { Cycle } from '../../core/cycle.ts';
 import { ARGS, CTX } from '../../core/module.ts';
 import { bitmaskSlot, flagSlot, msecSlot, numSlot, strSlot } from '../../core/slots.ts';
 import type { ConfDirective } from '../../core/tree.ts';
+import { accelRedirect } from '../accel.ts';
 import type { CoreLocConf } from '../core-conf.ts';
 import { httpCoreModule } from '../core-module.ts';
 import { httpModule, type HttpBlockConf } from '../http-module.ts';
+import { parseAccelLimitRate } from '../limit-rate.ts';
 import type { HttpRequest } from '../request.ts';
 import { AGAIN, DONE, OK, defineHttpModule } from '../types.ts';
 import { compileTemplate, evaluate, type Template } from '../variables.ts';
@@ -60,6 +62,9 @@ const GRPC_STATUS: Record<number, [string, string]> = {
   503: ['14', 'service unavailable'],
   504: ['4', 'upstream timed out'],
 };
+
+/** Response headers nginx's grpc module hides by default (ngx_http_grpc_hide_headers). */
+const HIDDEN = new Set(['date', 'server', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset']);
 
 /** grpc_next_upstream conditions (a subset of nginx's: the HTTP-status ones need a buffered response). */
 const NEXT = { off: 1, error: 2, timeout: 4, non_idempotent: 0 } as const;
@@ -281,12 +286,24 @@ class GrpcCall {
       this.state.headerTime = performance.now() - this.state.start;
     }
     o.headers = [];
+    let redirect: string | undefined;
     for (const [name, value] of Object.entries(h)) {
       if (name[0] === ':' || value === undefined || HOP_BY_HOP.has(name)) continue;
       if (name === 'content-type') o.contentType = String(value);
-      else if (name === 'date' || name === 'server') continue;
-      else if (Array.isArray(value)) for (const v of value) o.headers.push(name, v);
+      else if (HIDDEN.has(name)) {
+        // As ngx_http_upstream does for every upstream module: act on X-Accel-*, and never pass them on.
+        if (name === 'x-accel-redirect') redirect = String(value);
+        else if (name === 'x-accel-limit-rate') r.limitRate = parseAccelLimitRate(String(value)) ?? r.limitRate;
+      } else if (Array.isArray(value)) for (const v of value) o.headers.push(name, v);
       else o.headers.push(name, String(value));
+    }
+    if (redirect !== undefined) {
+      this.finish(FAIL.NONE);
+      const stream = this.stream;
+      this.stream = undefined;
+      if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      accelRedirect(r, redirect);
+      return;
     }
     const cl = h['content-length'];
     const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;

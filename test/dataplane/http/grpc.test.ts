@@ -48,6 +48,12 @@ async function startBackend(Echo: grpc.ServiceClientConstructor, port: number, c
         cb({ code: grpc.status.NOT_FOUND, details: 'no such thing' });
         return;
       }
+      if (call.request.text === 'redirect') {
+        // The server answers from another location instead (X-Accel-Redirect).
+        const md = new grpc.Metadata();
+        md.set('x-accel-redirect', '/redirected/elsewhere?from=grpc');
+        call.sendMetadata(md);
+      }
       const md = call.metadata;
       const trailer = new grpc.Metadata();
       trailer.set('x-trailer', 'tail');
@@ -55,6 +61,14 @@ async function startBackend(Echo: grpc.ServiceClientConstructor, port: number, c
       cb(null, { text: `${call.request.text}|${md.get('x-via')[0] ?? ''}|${call.getHost()}|${call.getDeadline() === Infinity ? 'none' : 'deadline'}`, n: call.request.n + 1 }, trailer);
     },
     Count: (call: grpc.ServerWritableStream<Msg, Msg>) => {
+      if (call.request.text === 'paced') {
+        const md = new grpc.Metadata();
+        md.set('x-accel-limit-rate', '2000');
+        call.sendMetadata(md);
+        for (let i = 0; i < call.request.n; i++) call.write({ text: 'x'.repeat(500), n: i });
+        call.end();
+        return;
+      }
       for (let i = 0; i < call.request.n; i++) call.write({ text: `${call.request.text}${i}`, n: i });
       call.end();
     },
@@ -112,6 +126,7 @@ describe('gRPC proxying (grpc_pass)', () => {
         ssl_certificate ${edge.certFile};
         ssl_certificate_key ${edge.keyFile};
         location /portico.test.Echo/Slow { grpc_pass grpc://127.0.0.1:${BACKEND}; grpc_read_timeout 200ms; }
+        location /redirected/ { return 200 "redirected $uri $args $request_method\n"; }
         location /portico.test.Echo/ {
           grpc_pass grpc://127.0.0.1:${BACKEND};
           grpc_set_header X-Via "portico $server_protocol";
@@ -189,6 +204,39 @@ describe('gRPC proxying (grpc_pass)', () => {
     });
     assert.equal(got.length, 50);
     assert.deepEqual(got[49], { text: 'm49', n: 49 });
+  });
+
+  test('X-Accel-Limit-Rate from the backend paces the response and is not passed on', async () => {
+    const got: Msg[] = [];
+    let headers: grpc.Metadata | undefined;
+    const start = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const call = client.Count!({ text: 'paced', n: 12 });
+      call.on('metadata', (md: grpc.Metadata) => (headers = md));
+      call.on('data', (m: Msg) => got.push(m));
+      call.on('end', () => resolve());
+      call.on('error', reject);
+    });
+    const seconds = (performance.now() - start) / 1000;
+    assert.equal(got.length, 12);
+    // 12 messages of ~510 bytes at 2000 bytes/s, less the first second's allowance nginx grants up front: ~2 s.
+    assert.ok(seconds > 1.5, `the stream took ${seconds.toFixed(2)} s`);
+    assert.deepEqual(headers!.get('x-accel-limit-rate'), []);
+  });
+
+  test('X-Accel-Redirect from the backend answers from the named URI instead', async () => {
+    const session = http2.connect(`https://127.0.0.1:${EDGE}`, { ca: pki.ca.cert, servername: 'grpc.test' });
+    try {
+      const text = Buffer.from('redirect');
+      const msg = Buffer.concat([Buffer.from([0x0a, text.length]), text]);
+      const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, msg.length]), msg]);
+      const a = await h2Request(session, { ':method': 'POST', ':path': '/portico.test.Echo/Say', 'content-type': 'application/grpc', te: 'trailers' }, frame);
+      assert.equal(a.headers[':status'], 200);
+      assert.equal(a.headers['x-accel-redirect'], undefined);
+      assert.equal(a.text, 'redirected /redirected/elsewhere from=grpc GET\n');
+    } finally {
+      session.close();
+    }
   });
 
   test('a bidirectional stream echoes messages as they are sent', async () => {

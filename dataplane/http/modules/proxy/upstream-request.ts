@@ -17,6 +17,7 @@ import { addState, type UpstreamState } from '../../../upstream/state.ts';
 import { choiceKey, stickyCookie } from '../../../upstream/upstream-module.ts';
 import { peerId } from '../../../upstream/group.ts';
 import { cookieValue } from '../../variables-core.ts';
+import { accelRedirect } from '../../accel.ts';
 import { ChunkedDecoder } from '../../chunked.ts';
 import type { HttpRequest } from '../../request.ts';
 import { OK } from '../../types.ts';
@@ -348,7 +349,7 @@ export class UpstreamRequest {
       this.keepalive = false;
       this.releasePeer(FAIL.NONE);
       this.finish();
-      this.accelRedirect(accel.redirect);
+      accelRedirect(this.r, accel.redirect);
       return;
     }
     // X-Accel-Limit-Rate sets this response's rate (ngx_http_upstream_process_limit_rate).
@@ -593,18 +594,6 @@ export class UpstreamRequest {
   }
 
   // ---- X-Accel-Redirect and upgrades ----
-
-  accelRedirect(uri: string): void {
-    const r = this.r;
-    r.out = { status: 0, contentLength: -1, headers: [] };
-    if (r.method !== 'HEAD') r.method = 'GET';
-    if (uri.startsWith('@')) {
-      r.http.namedLocation(r, uri.slice(1));
-      return;
-    }
-    const q = uri.indexOf('?');
-    r.http.internalRedirect(r, q < 0 ? uri : uri.slice(0, q), q < 0 ? '' : uri.slice(q + 1));
-  }
 
   upgrade(rest: Buffer): void {
     const r = this.r;
