@@ -28,16 +28,21 @@ import { compileTemplate, evaluate, type Template } from '../variables.ts';
 import type { PeerChoice, UpstreamGroup } from '../../upstream/group.ts';
 import { FAIL, type Peer } from '../../upstream/peer.ts';
 import { addState, type UpstreamState } from '../../upstream/state.ts';
-import { choiceKey, referenceUpstream } from '../../upstream/upstream-module.ts';
+import { choiceKey, referenceUpstream, upstreamMainConf, type UpstreamMainConf } from '../../upstream/upstream-module.ts';
+import { logRequest } from '../request-log.ts';
+import { findUpstream } from '../upstream-target.ts';
 
-/** GrpcTarget is what `grpc_pass` names: whether it speaks TLS, and the upstream group of its peers. */
+/** GrpcTarget is where one call goes: whether it speaks TLS, and the upstream group of its peers. */
 export interface GrpcTarget {
   readonly secure: boolean;
   readonly group: UpstreamGroup;
 }
 
 export interface GrpcLocConf {
+  /** A fixed `grpc_pass`; `url` instead when it has variables (evaluated per call). */
   target?: GrpcTarget;
+  url?: Template;
+  upstreams?: UpstreamMainConf;
   setHeaders?: [string, Template][];
   connectTimeout?: number;
   sendTimeout?: number;
@@ -73,17 +78,22 @@ const NEXT = { off: 1, error: 2, timeout: 4, non_idempotent: 0 } as const;
 const REPLAY_MAX = 64 * 1024;
 
 function grpcPass(cf: ConfCtx, d: ConfDirective, conf: GrpcLocConf): string | void {
-  if (conf.target) return 'is duplicate';
+  if (conf.target || conf.url) return 'is duplicate';
   const url = d.args[0]!;
+  const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
+  const idx = cf.index(httpGrpcModule);
+  clcf.handler = grpcHandler(idx, cf.level.main[idx] as GrpcMainConf);
+  if (url.includes('$')) {
+    // The scheme may come from a variable too: checked per call, as nginx's ngx_http_grpc_eval does.
+    conf.url = compileTemplate(cf, url);
+    return;
+  }
   const m = /^(?:([a-z][a-z0-9+.-]*):\/\/)?(.+)$/i.exec(url)!;
   if (m[1] !== undefined && m[1] !== 'grpc' && m[1] !== 'grpcs') cf.error(`invalid URL prefix in "${url}"`);
   const secure = m[1] === 'grpcs';
   const hostPart = m[2]!;
   if (hostPart.includes('/') && !hostPart.startsWith('unix:')) cf.error(`invalid host in upstream "${url}"`);
   conf.target = { secure, group: referenceUpstream(cf, hostPart, secure ? 443 : 80) };
-  const clcf = cf.level.loc![cf.index(httpCoreModule)] as CoreLocConf;
-  const idx = cf.index(httpGrpcModule);
-  clcf.handler = grpcHandler(idx, cf.level.main[idx] as GrpcMainConf);
 }
 
 function setHeader(cf: ConfCtx, d: ConfDirective, conf: GrpcLocConf): string | void {
@@ -102,8 +112,7 @@ function pemSlot(cf: ConfCtx, d: ConfDirective, conf: GrpcLocConf): string | voi
 
 // ---- run time ----
 
-function sessionFor(r: HttpRequest, main: GrpcMainConf, lc: GrpcLocConf, peer: Peer): http2.ClientHttp2Session {
-  const secure = lc.target!.secure;
+function sessionFor(r: HttpRequest, main: GrpcMainConf, lc: GrpcLocConf, secure: boolean, peer: Peer): http2.ClientHttp2Session {
   const key = `${secure ? 'grpcs' : 'grpc'}://${peer.name}|${lc.sslVerify}|${lc.sslServerName}|${lc.sslName ?? ''}|${lc.sslTrustedCertificate ?? ''}`;
   const cur = main.sessions.get(key);
   if (cur && !cur.closed && !cur.destroyed) return cur;
@@ -140,6 +149,7 @@ class GrpcCall {
   readonly r: HttpRequest;
   readonly lc: GrpcLocConf;
   readonly main: GrpcMainConf;
+  readonly secure: boolean;
   readonly group: UpstreamGroup;
   readonly pc: PeerChoice;
   peer: Peer | undefined;
@@ -155,11 +165,12 @@ class GrpcCall {
   heldBytes = 0;
   bodyEnded: boolean;
 
-  constructor(r: HttpRequest, lc: GrpcLocConf, main: GrpcMainConf) {
+  constructor(r: HttpRequest, lc: GrpcLocConf, main: GrpcMainConf, target: GrpcTarget) {
     this.r = r;
     this.lc = lc;
     this.main = main;
-    this.group = lc.target!.group;
+    this.secure = target.secure;
+    this.group = target.group;
     this.pc = this.group.startChoice(choiceKey(r, this.group));
     if (lc.nextUpstreamTries! > 0 && this.pc.tries > lc.nextUpstreamTries!) this.pc.tries = lc.nextUpstreamTries!;
     this.bodyEnded = !r.hasBody;
@@ -199,7 +210,7 @@ class GrpcCall {
     this.tries++;
     this.peer = peer;
     this.state = addState(r, peer.name, this.tries === 1);
-    const session = sessionFor(r, this.main, this.lc, peer);
+    const session = sessionFor(r, this.main, this.lc, this.secure, peer);
     if (session.connecting) this.arm(this.lc.connectTimeout!, 'while connecting to upstream');
     else this.arm(this.lc.readTimeout!, 'while reading response header from upstream');
     let stream: http2.ClientHttp2Stream;
@@ -240,7 +251,7 @@ class GrpcCall {
     const r = this.r;
     const h: http2.OutgoingHttpHeaders = {
       ':method': r.method,
-      ':scheme': this.lc.target!.secure ? 'https' : 'http',
+      ':scheme': this.secure ? 'https' : 'http',
       ':path': r.internal ? r.uri + (r.args ? `?${r.args}` : '') : r.unparsedUri,
       ':authority': this.group.implicit ? peer.name : this.group.name,
     };
@@ -409,17 +420,29 @@ class GrpcCall {
 
   log(level: 'error' | 'warn', why: string): void {
     const r = this.r;
-    const up = this.peer ? `, upstream: "${this.lc.target!.secure ? 'grpcs' : 'grpc'}://${this.peer.name}"` : '';
+    const up = this.peer ? `, upstream: "${this.secure ? 'grpcs' : 'grpc'}://${this.peer.name}"` : '';
     r.http.cycle.log?.log(level, `*${r.conn.id} ${why}, client: ${r.conn.remoteAddress}, server: ${r.srv.serverNames[0]?.name ?? ''}, request: "${r.method} ${r.unparsedUri} ${r.protocol}"${up}`);
   }
 }
 
 function grpcHandler(idx: number, main: GrpcMainConf) {
   return (r: HttpRequest): number => {
-    const call = new GrpcCall(r, r.loc.confs[idx] as GrpcLocConf, main);
-    r.ctx[idx] = call;
-    call.start();
-    return DONE;
+    const lc = r.loc.confs[idx] as GrpcLocConf;
+    const start = (target: GrpcTarget): number => {
+      const call = new GrpcCall(r, lc, main, target);
+      r.ctx[idx] = call;
+      call.start();
+      return DONE;
+    };
+    if (lc.target) return start(lc.target);
+    const url = evaluate(r, lc.url!);
+    const m = /^(?:(grpcs?):\/\/)?([^/?]+)$/i.exec(url);
+    if (!m) {
+      logRequest(r, 'error', `invalid URL prefix in "${url}"`);
+      return 500;
+    }
+    const secure = m[1]?.toLowerCase() === 'grpcs';
+    return findUpstream(r, lc.upstreams!, m[2]!, secure ? 443 : 80, (group) => start({ secure, group }));
   };
 }
 
@@ -442,7 +465,8 @@ export const httpGrpcModule = defineHttpModule<GrpcMainConf, undefined, GrpcLocC
   ],
   createMainConf: () => ({ sessions: new Map() }),
   createLocConf: () => ({}),
-  mergeLocConf(_cf, p, c) {
+  mergeLocConf(cf, p, c) {
+    c.upstreams = upstreamMainConf(cf);
     c.setHeaders ??= p.setHeaders;
     c.connectTimeout ??= p.connectTimeout ?? 60_000;
     c.sendTimeout ??= p.sendTimeout ?? 60_000;

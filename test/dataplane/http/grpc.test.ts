@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { TestPki, type Pem } from '../../support/certs.ts';
 import { startDataplane, type Dataplane } from '../../support/dataplane.ts';
+import { startDnsServer, type DnsServer } from '../../support/dns-server.ts';
 import { h2Request } from '../../support/h2.ts';
 import { waitForLines } from '../../support/wait.ts';
 
@@ -17,6 +18,8 @@ const BACKEND_TLS = 27304;
 const DEAD = 27305;
 const EDGE_LB = 27306;
 const BACKEND2 = 27307;
+const EDGE_VAR = 27308;
+const DNS = 27309;
 
 const PROTO = `syntax = "proto3";
 package portico.test;
@@ -107,6 +110,7 @@ describe('gRPC proxying (grpc_pass)', () => {
   let backendTls: grpc.Server;
   let backend2: grpc.Server;
   let dp: Dataplane;
+  let dns: DnsServer;
   let client: Client;
   let plainClient: Client;
 
@@ -117,6 +121,7 @@ describe('gRPC proxying (grpc_pass)', () => {
     Echo = loadEcho(pki.dir);
     backend = await startBackend(Echo, BACKEND, grpc.ServerCredentials.createInsecure());
     backend2 = await startBackend(Echo, BACKEND2, grpc.ServerCredentials.createInsecure());
+    dns = await startDnsServer(DNS, { 'echo.test': { a: ['127.0.0.1'] } });
     backendTls = await startBackend(Echo, BACKEND_TLS, grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(upstreamCert.cert), private_key: Buffer.from(upstreamCert.key) }]));
     dp = await startDataplane(`http {
       server {
@@ -145,12 +150,18 @@ describe('gRPC proxying (grpc_pass)', () => {
         }
         location /dead/ { grpc_pass grpc://127.0.0.1:${DEAD}; }
       }
+      upstream echo_var { server 127.0.0.1:${BACKEND2}; }
       upstream echo {
         server 127.0.0.1:${DEAD};
         server 127.0.0.1:${BACKEND};
         server 127.0.0.1:${BACKEND2};
       }
       log_format ups '$upstream_addr|$upstream_status|$status';
+      server {
+        listen 127.0.0.1:${EDGE_VAR};
+        http2 on;
+        location / { resolver 127.0.0.1:${DNS} ipv6=off; grpc_pass $http_x_target; }
+      }
       server {
         listen 127.0.0.1:${EDGE_LB};
         http2 on;
@@ -172,6 +183,7 @@ describe('gRPC proxying (grpc_pass)', () => {
     backend?.forceShutdown();
     backendTls?.forceShutdown();
     backend2?.forceShutdown();
+    await dns?.stop();
     pki?.remove();
   });
 
@@ -236,6 +248,34 @@ describe('gRPC proxying (grpc_pass)', () => {
       assert.equal(a.text, 'redirected /redirected/elsewhere from=grpc GET\n');
     } finally {
       session.close();
+    }
+  });
+
+  test('grpc_pass with variables reaches an address, an upstream{} or a name the resolver finds', async () => {
+    const varClient = new Echo(`127.0.0.1:${EDGE_VAR}`, grpc.credentials.createInsecure()) as unknown as Client;
+    try {
+      const via = async (target: string) => {
+        const md = new grpc.Metadata();
+        md.set('x-target', target);
+        return new Promise<{ err: grpc.ServiceError | null; backend?: string }>((resolve) => {
+          let err: grpc.ServiceError | null = null;
+          const call = varClient.Say!({ text: 'hi', n: 1 }, md, (e: grpc.ServiceError | null) => (err = e));
+          call.on('status', (st: grpc.StatusObject) => resolve({ err, backend: st.metadata.get('x-backend')[0] as string | undefined }));
+        });
+      };
+      assert.equal((await via(`grpc://127.0.0.1:${BACKEND}`)).backend, String(BACKEND));
+      // No scheme is plain gRPC, as in nginx; the name is looked up with the location's resolver.
+      assert.equal((await via(`echo.test:${BACKEND2}`)).backend, String(BACKEND2));
+      assert.ok(dns.queries.includes('A echo.test'), dns.queries.join(','));
+      assert.equal((await via('grpc://echo_var')).backend, String(BACKEND2));
+      const missing = await via('grpc://missing.test:1');
+      assert.equal(missing.err?.code, grpc.status.UNAVAILABLE);
+      assert.match(dp.errorLog(), /missing\.test could not be resolved \(3: Host not found\)/);
+      const bad = await via('http://127.0.0.1:1');
+      assert.notEqual(bad.err, null);
+      assert.match(dp.errorLog(), /invalid URL prefix in "http:\/\/127\.0\.0\.1:1"/);
+    } finally {
+      varClient.close();
     }
   });
 

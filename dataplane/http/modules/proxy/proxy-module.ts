@@ -4,13 +4,10 @@
  * reads or streams the request body, and hands over to UpstreamRequest. Configuration lives in conf.ts, request building in
  * create-request.ts, response heads in response.ts, buffering in spool.ts, upgrades in tunnel.ts.
  */
-import net from 'node:net';
 import path from 'node:path';
-import { resolverOf } from '../../../event/resolver.ts';
-import { parseAddress } from '../../../upstream/peer.ts';
 import type { UpstreamMainConf } from '../../../upstream/upstream-module.ts';
-import { resolvedGroup, runtimeGroup, upstreamMainConf } from '../../../upstream/upstream-module.ts';
-import { logRequest } from '../../request-log.ts';
+import { upstreamMainConf } from '../../../upstream/upstream-module.ts';
+import { findUpstream } from '../../upstream-target.ts';
 import type { HttpRequest } from '../../request.ts';
 import { DONE, defineHttpModule, type VariableDef } from '../../types.ts';
 import { evaluate } from '../../variables.ts';
@@ -23,11 +20,7 @@ function indexOf(r: HttpRequest): number {
   return r.http.cycle.registry.index(httpProxyModule);
 }
 
-/**
- * proxyHandler finds the target: the fixed group, or for a URL with variables an upstream{} name, a literal
- * address, else a name looked up with the location's `resolver` (ngx_http_upstream_init_request's order).
- * Every resolver failure answers 502, as nginx does (a timeout included).
- */
+/** proxyHandler finds the target: the fixed group, or for a URL with variables the one upstream-target.ts finds. */
 function proxyHandler(r: HttpRequest, conf: ProxyLocConf, idx: number): number {
   const pass = conf.pass!;
   if (!pass.url) return startProxy(r, conf, idx, { group: pass.group!, uri: upstreamUri(r, pass, pass.uri), host: pass.host, port: pass.port, https: pass.https });
@@ -42,45 +35,7 @@ function proxyHandler(r: HttpRequest, conf: ProxyLocConf, idx: number): number {
   const port = /:(\d+)$/.exec(hostPart)?.[1] ?? (https ? '443' : '80');
   const uri = upstreamUri(r, pass, m[3] ?? '');
   const umcf = (conf as ProxyLocConf & { upstreams?: UpstreamMainConf }).upstreams!;
-  const name = hostName(hostPart);
-  const group = umcf.groups.get(hostPart) ?? (name === undefined ? runtimeGroup(umcf, hostPart, https ? 443 : 80) : undefined);
-  if (group) return startProxy(r, conf, idx, { group, uri, host: hostPart, port, https });
-  if (name === undefined || !parseAddress(hostPart)) {
-    logRequest(r, 'error', `invalid host in upstream "${hostPart}"`);
-    return 500;
-  }
-  if (!r.loc.resolver) {
-    logRequest(r, 'error', `no resolver defined to resolve ${name}`);
-    return 502;
-  }
-  const resolver = resolverOf(r.loc.resolver);
-  const target = (addrs: string[]): Target => ({ group: resolvedGroup(umcf, hostPart, Number(port), addrs), uri, host: hostPart, port, https });
-  const hit = resolver.cached(name);
-  if (hit) return startProxy(r, conf, idx, target(hit.addrs));
-  let gone = false;
-  r.conn.onClientClose = () => {
-    gone = true;
-    r.http.terminate(r, 499);
-  };
-  resolver.resolve(name, r.loc.resolverTimeout!, (err, answer) => {
-    if (gone) return;
-    r.conn.onClientClose = undefined;
-    if (err) {
-      logRequest(r, 'error', `${name} could not be resolved (${err.code}: ${err.text})`);
-      r.finalize(502);
-      return;
-    }
-    const rc = startProxy(r, conf, idx, target(answer!.addrs));
-    if (rc !== DONE) r.finalize(rc);
-  });
-  return DONE;
-}
-
-/** hostName returns the host of `host[:port]` when it is a name to resolve; undefined for addresses and unix:. */
-function hostName(hostPart: string): string | undefined {
-  if (hostPart.startsWith('unix:') || hostPart.startsWith('[')) return undefined;
-  const host = hostPart.replace(/:\d*$/, '');
-  return net.isIP(host) ? undefined : host;
+  return findUpstream(r, umcf, hostPart, https ? 443 : 80, (group) => startProxy(r, conf, idx, { group, uri, host: hostPart, port, https }));
 }
 
 function startProxy(r: HttpRequest, conf: ProxyLocConf, idx: number, target: Target): number {
