@@ -46,7 +46,8 @@ export function selfSignedCertificate(host = 'ingress.local', days = 365): Certi
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const sigAlg = tlv(0x30, oid('1.2.840.10045.4.3.2'));
   const serial = crypto.randomBytes(16);
-  serial[0]! &= 0x7f;
+  // DER INTEGER: positive (top bit clear) and minimal (no leading zero byte), or OpenSSL refuses it as padding.
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   const now = Date.now();
   const san = tlv(0x30, oid('2.5.29.17'), tlv(0x04, tlv(0x30, tlv(0x82, Buffer.from(host, 'ascii')))));
   const tbs = tlv(
