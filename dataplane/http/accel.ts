@@ -4,6 +4,9 @@
  */
 import type { HttpRequest } from './request.ts';
 
+/** Response headers every upstream module hides by default (nginx's *_hide_headers share these). */
+export const UPSTREAM_HIDDEN = ['date', 'server', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset'];
+
 /** accelRedirect answers `r` from `uri` instead (X-Accel-Redirect): a named location or an internal redirect. */
 export function accelRedirect(r: HttpRequest, uri: string): void {
   r.out = { status: 0, contentLength: -1, headers: [] };

@@ -81,6 +81,8 @@ export class Master {
     this.#tree = cycle.tree;
     this.#hosts = cycle.hosts;
     this.#log = log;
+    // Before any worker isolate exists: V8 reads the flag when each isolate is created.
+    reserveOldSpace();
     this.#exited = new Promise((r) => (this.#resolveExited = r));
   }
 
@@ -154,7 +156,6 @@ export class Master {
   }
 
   #spawn(slot: number): WorkerHandle {
-    reserveOldSpace();
     const thread = new Worker(new URL('./worker.ts', import.meta.url), { workerData: this.#servingInit(slot) });
     let settle!: (error?: string) => void;
     const h: WorkerHandle = {

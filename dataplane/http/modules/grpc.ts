@@ -17,7 +17,7 @@ import type { Cycle } from '../../core/cycle.ts';
 import { ARGS, CTX } from '../../core/module.ts';
 import { bitmaskSlot, flagSlot, msecSlot, numSlot, strSlot } from '../../core/slots.ts';
 import type { ConfDirective } from '../../core/tree.ts';
-import { accelRedirect } from '../accel.ts';
+import { accelRedirect, UPSTREAM_HIDDEN } from '../accel.ts';
 import type { CoreLocConf } from '../core-conf.ts';
 import { httpCoreModule } from '../core-module.ts';
 import { httpModule, type HttpBlockConf } from '../http-module.ts';
@@ -69,7 +69,7 @@ const GRPC_STATUS: Record<number, [string, string]> = {
 };
 
 /** Response headers nginx's grpc module hides by default (ngx_http_grpc_hide_headers). */
-const HIDDEN = new Set(['date', 'server', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset']);
+const HIDDEN = new Set(UPSTREAM_HIDDEN);
 
 /** grpc_next_upstream conditions (a subset of nginx's: the HTTP-status ones need a buffered response). */
 const NEXT = { off: 1, error: 2, timeout: 4, non_idempotent: 0 } as const;
@@ -310,9 +310,7 @@ class GrpcCall {
     }
     if (redirect !== undefined) {
       this.finish(FAIL.NONE);
-      const stream = this.stream;
-      this.stream = undefined;
-      if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      this.dropStream();
       accelRedirect(r, redirect);
       return;
     }
@@ -380,6 +378,13 @@ class GrpcCall {
     if (warn) this.log('warn', `${warn} while ${this.timerWhat.replace(/^while /, '') || 'connecting to upstream'}`);
   }
 
+  /** dropStream cancels the current upstream stream; its late events no longer reach this call. */
+  dropStream(): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
   /** failTry ends a failed try: the next peer when nginx would retry (nothing sent yet, body still held), else an error. */
   failTry(cond: number, status: number, why: string): void {
     if (this.finished) return;
@@ -387,9 +392,7 @@ class GrpcCall {
     this.log('error', why);
     if (this.state && this.state.status === 0) this.state.status = status;
     this.release(cond === NEXT.timeout ? FAIL.TIMEOUT : FAIL.ERROR);
-    const stream = this.stream;
-    this.stream = undefined;
-    if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    this.dropStream();
     const lc = this.lc;
     const retry = !this.responded && this.held !== undefined && this.pc.tries > 0 && (lc.nextUpstream! & cond) !== 0 && !(lc.nextUpstream! & NEXT.off);
     if (retry) {

@@ -14,6 +14,7 @@ import { parseNumber, parseSize } from '../../../core/values.ts';
 import type { UpstreamGroup } from '../../../upstream/group.ts';
 import { FAIL } from '../../../upstream/peer.ts';
 import { referenceUpstream } from '../../../upstream/upstream-module.ts';
+import { UPSTREAM_HIDDEN } from '../../accel.ts';
 import { compileRegex, httpCoreModule } from '../../core-module.ts';
 import type { CoreLocConf } from '../../core-conf.ts';
 import type { ContentHandler } from '../../types.ts';
@@ -147,7 +148,7 @@ const DEFAULT_HEADERS: [string, string][] = [
 ];
 
 /** Response headers hidden unless proxy_pass_header names them (ngx_http_proxy_hide_headers). */
-const DEFAULT_HIDE = ['date', 'server', 'x-pad', 'x-accel-expires', 'x-accel-redirect', 'x-accel-limit-rate', 'x-accel-buffering', 'x-accel-charset'];
+const DEFAULT_HIDE = [...UPSTREAM_HIDDEN, 'x-pad'];
 
 /** HandlerFactory makes a location's content handler bound to its proxy conf (once, at configuration time). */
 export type HandlerFactory = (cf: ConfCtx, conf: ProxyLocConf) => ContentHandler;
