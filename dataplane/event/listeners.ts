@@ -23,7 +23,8 @@ export class ConnectionLimiter {
 }
 
 interface Slot {
-  server: net.Server;
+  /** One server per accept socket of the address (see ACCEPT_SOCKETS). */
+  servers: net.Server[];
   current: Listening;
   draining: boolean;
   /** Connections accepted on this address, so a reload that drops the address can drain them. */
@@ -46,29 +47,41 @@ export class ListenerSet {
   readonly sockets = new Set<net.Socket>();
   #reusePort: boolean;
 
+
   constructor(limiter: ConnectionLimiter, reusePort = true) {
     this.limiter = limiter;
     this.#reusePort = reusePort;
   }
 
-  /** apply makes the set match `listening`: opens new addresses, re-points kept ones, closes the rest. */
-  async apply(listening: readonly Listening[]): Promise<void> {
+  /**
+   * apply makes the set match `listening`: opens new addresses, re-points kept ones, closes the rest.
+   * `acceptSockets` is how many sockets each TCP address gets (see #listenAll); a kept address only grows to
+   * it, because closing a listening socket resets the connections queued on it.
+   */
+  async apply(listening: readonly Listening[], acceptSockets = 1): Promise<void> {
     const wanted = new Map(listening.map((l) => [l.key, l]));
     const opened: string[] = [];
+    const grown: [Slot, number][] = [];
     try {
       for (const [key, l] of wanted) {
-        if (this.#slots.has(key)) continue;
-        const slot: Slot = { server: undefined as unknown as net.Server, current: l, draining: false, sockets: new Set() };
-        slot.server = await this.#listen(l, slot);
+        const kept = this.#slots.get(key);
+        if (kept) {
+          grown.push([kept, kept.servers.length]);
+          await this.#listenAll(l, kept, acceptSockets);
+          continue;
+        }
+        const slot: Slot = { servers: [], current: l, draining: false, sockets: new Set() };
+        await this.#listenAll(l, slot, acceptSockets);
         this.#slots.set(key, slot);
         opened.push(key);
       }
     } catch (err) {
       // Leave the set as it was: close what this call opened.
       for (const key of opened) {
-        this.#slots.get(key)?.server.close();
+        for (const s of this.#slots.get(key)?.servers ?? []) s.close();
         this.#slots.delete(key);
       }
+      for (const [slot, n] of grown) for (const s of slot.servers.splice(n)) s.close();
       throw err;
     }
     for (const [key, slot] of this.#slots) {
@@ -77,10 +90,28 @@ export class ListenerSet {
       else {
         // A dropped address stops accepting; its connections finish what they do and are not kept alive.
         slot.draining = true;
-        slot.server.close();
+        for (const s of slot.servers) s.close();
         for (const socket of slot.sockets) (socket as Closable)[IDLE_CLOSER]?.();
         this.#slots.delete(key);
       }
+    }
+  }
+
+  /**
+   * #listenAll opens the address's accept sockets up to `count`. libuv accepts one connection per listening
+   * socket per loop turn, and a busy turn first serves every ready connection (7 ms for 200 busy keep-alive
+   * connections), so a burst of new connections on one socket waits one turn each: 200 of them took up to
+   * 500 ms. The kernel spreads connections over SO_REUSEPORT sockets, and each gives one accept per turn.
+   * Unix sockets, port 0 and sets without SO_REUSEPORT get one socket.
+   */
+  async #listenAll(l: Listening, slot: Slot, count: number): Promise<void> {
+    const n = l.unixPath || !this.#reusePort || l.port === 0 ? 1 : Math.max(1, count);
+    const had = slot.servers.length;
+    try {
+      while (slot.servers.length < n) slot.servers.push(await this.#listen(l, slot));
+    } catch (err) {
+      for (const s of slot.servers.splice(had)) s.close();
+      throw err;
     }
   }
 
@@ -126,14 +157,14 @@ export class ListenerSet {
    */
   drain(): number {
     for (const s of this.#slots.values()) s.draining = true;
-    for (const s of this.#slots.values()) s.server.close();
+    for (const s of this.#slots.values()) for (const server of s.servers) server.close();
     for (const socket of this.sockets) (socket as Closable)[IDLE_CLOSER]?.();
     return this.sockets.size;
   }
 
   /** close stops accepting on every address; established connections are left to their protocol. */
   close(): void {
-    for (const s of this.#slots.values()) s.server.close();
+    for (const s of this.#slots.values()) for (const server of s.servers) server.close();
     this.#slots.clear();
   }
 

@@ -78,6 +78,15 @@ export function workerConnections(cycle: Cycle): number {
   return (level.main[cycle.registry.index(eventCoreModule)] as EventCoreConf).workerConnections!;
 }
 
+/**
+ * acceptSockets is how many listening sockets a worker opens per TCP address (listeners.ts says why):
+ * 16, or 64 with `multi_accept on`, nginx's switch for taking a burst of connections at once.
+ */
+export function acceptSockets(cycle: Cycle): number {
+  const level = cycle.conf(eventsModule).level!;
+  return (level.main[cycle.registry.index(eventCoreModule)] as EventCoreConf).multiAccept ? 64 : 16;
+}
+
 /** logTargets returns the error log targets: the config's `error_log`s, or `-e`'s when the config names none. */
 export function logTargets(cycle: Cycle, override?: string): LogTarget[] {
   const explicit = cycle.tree.some((d) => d.name === 'error_log');

@@ -11,7 +11,7 @@ import { ZonePool, type ZoneDescriptor } from '../core/zones.ts';
 import { ConnectionLimiter, ListenerSet } from '../event/listeners.ts';
 import { createRegistry } from '../modules.ts';
 import { replaceCyclePeers, type UpstreamPeers } from '../upstream/upstream-module.ts';
-import { coreConf, logTargets, workerConnections } from './config.ts';
+import { acceptSockets, coreConf, logTargets, workerConnections } from './config.ts';
 import { openLog, reopenLog } from './os.ts';
 
 /** ServingInit is what a worker receives from the master. */
@@ -77,7 +77,7 @@ export class Serving {
         started.push(m);
       }
       this.listeners.limiter.limit = workerConnections(cycle);
-      await this.listeners.apply(cycle.listening);
+      await this.listeners.apply(cycle.listening, acceptSockets(cycle));
     } catch (err) {
       for (const m of started) m.exitWorker?.(cycle);
       this.runtime.log = prevLog;
