@@ -44,6 +44,16 @@ http { access_log off; client_body_temp_path ${prefix}/t1; proxy_temp_path ${pre
 const PROXY_HTTP = `upstream origin { server 127.0.0.1:${ORIGIN}; keepalive 256; }
   server { listen 127.0.0.1:PORT; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; } }`;
 
+/** assertFree fails early when something already listens on a port the bench is about to use: it would answer in a target's place. */
+async function assertFree(port: number): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+  if (inUse) throw new Error(`port ${port} is already in use; stop what listens there and run again`);
+}
+
 async function waitPort(port: number, child: ChildProcess): Promise<void> {
   const until = Date.now() + 10_000;
   while (Date.now() < until) {
@@ -166,12 +176,13 @@ function wrk(url: string, conns: number, seconds: string): Result {
 
 ensure('wrk', 'wrk');
 ensure('nginx', 'nginx-light');
+const targets = opt.targets!.split(',').filter((t) => ['portico', 'nginx', 'http-proxy', 'undici'].includes(t));
+for (const port of [ORIGIN, ...targets.map((_, i) => BASE + i)]) await assertFree(port);
 fs.rmSync(WORK, { recursive: true, force: true });
 fs.mkdirSync(WORK, { recursive: true });
 const origin = startNginx('origin', ORIGIN, `server { listen 127.0.0.1:PORT; keepalive_requests 100000;
     location = /small { return 200 "hello from origin\\n"; }
     location = /64k { root ${WORK}/origin; } }`);
-const targets = opt.targets!.split(',').filter((t) => ['portico', 'nginx', 'http-proxy', 'undici'].includes(t));
 if (!targets.includes('portico') || !targets.includes('nginx')) throw new Error('--targets must include portico and nginx');
 const scenarios = [
   { name: 'small', path: '/small' },
