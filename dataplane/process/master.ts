@@ -9,7 +9,7 @@
  *   await master.quit();           // graceful; master.stop() is fast
  */
 import { Worker } from 'node:worker_threads';
-import { reserveOldSpace } from '../event/read-gc.ts';
+import { setHeapFlags } from '../event/read-gc.ts';
 import type { Cycle, HostTable } from '../core/cycle.ts';
 import { ErrorLog } from '../core/log.ts';
 import type { ConfDirective, ConfTree } from '../core/tree.ts';
@@ -81,8 +81,8 @@ export class Master {
     this.#tree = cycle.tree;
     this.#hosts = cycle.hosts;
     this.#log = log;
-    // Before any worker isolate exists: V8 reads the flag when each isolate is created.
-    reserveOldSpace();
+    // Before any worker isolate exists: V8 reads the old-space flag when each isolate is created.
+    setHeapFlags();
     this.#exited = new Promise((r) => (this.#resolveExited = r));
   }
 
