@@ -1,6 +1,8 @@
 /**
  * ngx_events_module (the `events {}` block) and ngx_event_core_module (what goes inside it).
- * The event loop itself is libuv's; these settings bound what each worker accepts.
+ * The event loop itself is libuv's; these settings bound what each worker accepts. `multi_accept on` gives each
+ * TCP address 64 accept sockets per worker instead of 16 (process/config.ts acceptSockets, event/listeners.ts);
+ * `accept_mutex` is accepted and has no effect, since every worker listens on its own SO_REUSEPORT sockets.
  */
 import type { ConfLevel } from '../core/conf.ts';
 import { ARGS, CTX, defineModule } from '../core/module.ts';
