@@ -83,11 +83,27 @@ export async function rawUpstream(onConn: (s: net.Socket, data: Buffer) => void)
   };
 }
 
-/** freePort returns a port nothing listens on (bound then released). */
+/**
+ * freePort returns a port nothing listens on (bound then released), drawn from below Linux's ephemeral range
+ * (32768-60999) and away from the fixed ports tests use (20000-30999): a port the kernel hands out for port 0
+ * can become the local port of another test's outgoing connection before the caller binds it (seen as
+ * EADDRINUSE in a full run).
+ */
 export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
+  for (let i = 0; i < 100; i++) {
+    const port = FREE_PORT_LOW + Math.floor(Math.random() * (FREE_PORT_HIGH - FREE_PORT_LOW));
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port between ${FREE_PORT_LOW} and ${FREE_PORT_HIGH}`);
+}
+
+const FREE_PORT_LOW = 11000;
+const FREE_PORT_HIGH = 20000;
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
