@@ -23,7 +23,7 @@ export class ConnectionLimiter {
 }
 
 interface Slot {
-  /** One server per accept socket of the address (see ACCEPT_SOCKETS). */
+  /** One server per accept socket of the address (see #listenAll). */
   servers: net.Server[];
   current: Listening;
   draining: boolean;
@@ -39,6 +39,10 @@ export const IDLE_CLOSER = Symbol('portico.idleCloser');
 
 type Closable = net.Socket & { [IDLE_CLOSER]?: () => boolean };
 
+function closeServers(slot: Slot): void {
+  for (const s of slot.servers) s.close();
+}
+
 /** ListenerSet owns one worker's servers and routes accepted sockets to the current cycle's handler. */
 export class ListenerSet {
   #slots = new Map<string, Slot>();
@@ -46,7 +50,6 @@ export class ListenerSet {
   /** Sockets accepted and not yet closed, so shutdown can find idle ones. */
   readonly sockets = new Set<net.Socket>();
   #reusePort: boolean;
-
 
   constructor(limiter: ConnectionLimiter, reusePort = true) {
     this.limiter = limiter;
@@ -78,7 +81,8 @@ export class ListenerSet {
     } catch (err) {
       // Leave the set as it was: close what this call opened.
       for (const key of opened) {
-        for (const s of this.#slots.get(key)?.servers ?? []) s.close();
+        const slot = this.#slots.get(key);
+        if (slot) closeServers(slot);
         this.#slots.delete(key);
       }
       for (const [slot, n] of grown) for (const s of slot.servers.splice(n)) s.close();
@@ -90,7 +94,7 @@ export class ListenerSet {
       else {
         // A dropped address stops accepting; its connections finish what they do and are not kept alive.
         slot.draining = true;
-        for (const s of slot.servers) s.close();
+        closeServers(slot);
         for (const socket of slot.sockets) (socket as Closable)[IDLE_CLOSER]?.();
         this.#slots.delete(key);
       }
@@ -157,14 +161,14 @@ export class ListenerSet {
    */
   drain(): number {
     for (const s of this.#slots.values()) s.draining = true;
-    for (const s of this.#slots.values()) for (const server of s.servers) server.close();
+    for (const s of this.#slots.values()) closeServers(s);
     for (const socket of this.sockets) (socket as Closable)[IDLE_CLOSER]?.();
     return this.sockets.size;
   }
 
   /** close stops accepting on every address; established connections are left to their protocol. */
   close(): void {
-    for (const s of this.#slots.values()) for (const server of s.servers) server.close();
+    for (const s of this.#slots.values()) closeServers(s);
     this.#slots.clear();
   }
 

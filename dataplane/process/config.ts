@@ -74,8 +74,7 @@ export function coreConf(cycle: Cycle): Required<Pick<CoreConf, 'daemon' | 'mast
 
 /** workerConnections reads `events { worker_connections N; }` from a built cycle. */
 export function workerConnections(cycle: Cycle): number {
-  const level = cycle.conf(eventsModule).level!;
-  return (level.main[cycle.registry.index(eventCoreModule)] as EventCoreConf).workerConnections!;
+  return eventCore(cycle).workerConnections!;
 }
 
 /**
@@ -83,8 +82,13 @@ export function workerConnections(cycle: Cycle): number {
  * 16, or 64 with `multi_accept on`, nginx's switch for taking a burst of connections at once.
  */
 export function acceptSockets(cycle: Cycle): number {
+  return eventCore(cycle).multiAccept ? 64 : 16;
+}
+
+/** eventCore is the `events {}` block's ngx_event_core_module conf. */
+function eventCore(cycle: Cycle): EventCoreConf {
   const level = cycle.conf(eventsModule).level!;
-  return (level.main[cycle.registry.index(eventCoreModule)] as EventCoreConf).multiAccept ? 64 : 16;
+  return level.main[cycle.registry.index(eventCoreModule)] as EventCoreConf;
 }
 
 /** logTargets returns the error log targets: the config's `error_log`s, or `-e`'s when the config names none. */

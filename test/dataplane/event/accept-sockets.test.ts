@@ -56,14 +56,24 @@ async function burst(port: number, n: number, body = 'ok'): Promise<number> {
   return results.filter(Boolean).length;
 }
 
+/** withDataplane runs the real binary on `text` until `body` is done (it may rewrite conf/nginx.conf and signal). */
+async function withDataplane(text: string, body: (p: Prefix, dp: Running) => Promise<void>): Promise<void> {
+  const p = new Prefix();
+  p.conf(text);
+  const dp = new Running(['-p', p.dir]);
+  try {
+    await Promise.race([waitForFile(p.path('logs/nginx.pid')), dp.exited.then(() => Promise.reject(new Error(dp.stderr)))]);
+    await body(p, dp);
+  } finally {
+    await dp.stop();
+    p.remove();
+  }
+}
+
 describe('accept sockets', () => {
   test('16 sockets per worker, 64 after a reload with multi_accept on, none after the address is dropped', async () => {
     const port = 22041;
-    const p = new Prefix();
-    p.conf(conf(port, false));
-    const dp = new Running(['-p', p.dir]);
-    try {
-      await Promise.race([waitForFile(p.path('logs/nginx.pid')), dp.exited.then(() => Promise.reject(new Error(dp.stderr)))]);
+    await withDataplane(conf(port, false), async (p, dp) => {
       await waitFor('both workers listening', () => listeningSockets(port) === 32);
       assert.equal(await burst(port, 400), 400);
 
@@ -77,28 +87,18 @@ describe('accept sockets', () => {
       await waitFor('the old address closed', () => listeningSockets(port) === 0);
       assert.equal(listeningSockets(port + 1), 128);
       assert.equal(await burst(port + 1, 100), 100);
-    } finally {
-      await dp.stop();
-      p.remove();
-    }
+    });
   });
 
   test('a reload back to multi_accept off keeps the sockets: closing one would reset connections queued on it', async () => {
     const port = 22043;
-    const p = new Prefix();
-    p.conf(conf(port, true));
-    const dp = new Running(['-p', p.dir]);
-    try {
-      await Promise.race([waitForFile(p.path('logs/nginx.pid')), dp.exited.then(() => Promise.reject(new Error(dp.stderr)))]);
+    await withDataplane(conf(port, true), async (p, dp) => {
       await waitFor('both workers listening', () => listeningSockets(port) === 128);
       p.conf(conf(port, false, 'two'));
       dp.signal('SIGHUP');
       await waitFor('both workers on the new config', async () => (await burst(port, 32, 'two')) === 32);
       assert.equal(await burst(port, 200, 'two'), 200);
       assert.equal(listeningSockets(port), 128);
-    } finally {
-      await dp.stop();
-      p.remove();
-    }
+    });
   });
 });
